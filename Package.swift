@@ -1,0 +1,68 @@
+// swift-tools-version: 6.0
+// The runtime, its apps and the bench tool. Module map and dependency order: README.md, "Layout".
+import PackageDescription
+
+/// Settings every target of ours shares.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "runtime",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "runtime", targets: ["RuntimeCLI"]),
+        .executable(name: "bench", targets: ["Bench"]),
+        // Apps link against this one copy of the public API (DESIGN.md §6).
+        .library(name: "RuntimeAPI", type: .dynamic, targets: ["RuntimeAPI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
+    targets: [
+        // System libraries: a module map and a tiny shim each, no logic.
+        .systemLibrary(name: "CURing", path: "Runtime/CURing", pkgConfig: "liburing",
+                       providers: [.apt(["liburing-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Runtime/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Runtime/COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+
+        // The only module apps import.
+        .target(name: "RuntimeAPI", path: "Runtime/API", exclude: ["README.md"], swiftSettings: strict),
+        // The only module that talks to io_uring.
+        .target(name: "RuntimeIO", dependencies: ["CURing"], path: "Runtime/IO", exclude: ["README.md"],
+                swiftSettings: strict),
+        // HTTP/1.1 codecs (pure) and the server connection (on IO).
+        .target(name: "RuntimeHTTP", dependencies: ["RuntimeAPI", "RuntimeIO"], path: "Runtime/HTTP",
+                exclude: ["README.md"], swiftSettings: strict),
+        // Wires configuration to loops, listeners and the worker; tests start it without argv.
+        .target(name: "RuntimeServer", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeHTTP"],
+                path: "Runtime/Server", exclude: ["README.md"], swiftSettings: strict),
+        .executableTarget(
+            name: "RuntimeCLI",
+            dependencies: [
+                "RuntimeServer", "HelloApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Runtime/CLI", swiftSettings: strict),
+
+        // Apps depend on RuntimeAPI only.
+        .target(name: "HelloApp", dependencies: ["RuntimeAPI"], path: "Apps/Examples/Hello", swiftSettings: strict),
+
+        .executableTarget(
+            name: "Bench",
+            dependencies: [
+                "RuntimeIO", "RuntimeHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "bench/Bench", swiftSettings: strict),
+
+        .testTarget(name: "IOTests", dependencies: ["RuntimeIO"], swiftSettings: strict),
+        .testTarget(name: "HTTPTests", dependencies: ["RuntimeHTTP", "RuntimeAPI"], swiftSettings: strict),
+        .testTarget(name: "ServerTests", dependencies: ["RuntimeServer", "RuntimeAPI", "HelloApp"],
+                    swiftSettings: strict),
+    ]
+)

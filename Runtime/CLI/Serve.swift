@@ -1,0 +1,109 @@
+import ArgumentParser
+import HelloApp
+import RuntimeHTTP
+import RuntimeIO
+import RuntimeServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `runtime serve`: runs the server in the foreground until SIGTERM or SIGINT, then shuts down
+/// gracefully and exits 0.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve HTTP on an io_uring loop per thread (the built-in hello app until deploy lands).")
+
+    @Option(help: "Address to listen on, host:port. Port 0 picks a free port (printed at start).")
+    var listen = "127.0.0.1:8787"
+
+    @Option(help: "Loop threads, one io_uring each. Default: the number of cores.")
+    var threads: Int = LoopGroup.processorCount
+
+    @Option(name: .customLong("state-dir"), help: "Directory for the runtime's state (objects, deployed apps).")
+    var stateDir = ".runtime-state"
+
+    @Flag(inversion: .prefixedNo, help: "Write one JSON line per request to standard output.")
+    var accessLog = true
+
+    @Option(help: "Close a keep-alive connection idle this long (e.g. 60s, 500ms).")
+    var idleTimeout = "60s"
+
+    @Option(help: "Answer 408 when a request head takes longer than this to arrive (slowloris guard).")
+    var headerTimeout = "10s"
+
+    @Option(help: "Deadline from the end of a request head to the end of its response; 503 past it.")
+    var requestTimeout = "60s"
+
+    @Option(help: "Time in-flight requests get to finish after SIGTERM/SIGINT.")
+    var shutdownGrace = "10s"
+
+    @Option(help: "Longest request line in bytes; longer gets 414.")
+    var maxRequestLineBytes = HTTPLimits.defaultMaxRequestLineBytes
+
+    @Option(help: "Most bytes in a request head; more gets 431.")
+    var maxHeaderBytes = HTTPLimits.defaultMaxHeaderBytes
+
+    @Option(help: "Most header fields in a request; more gets 431.")
+    var maxHeaderCount = HTTPLimits.defaultMaxHeaderCount
+
+    @Option(help: "Largest request body in bytes; larger gets 413.")
+    var maxBodyBytes = HTTPLimits.defaultMaxBodyBytes
+
+    func validate() throws {
+        guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+        for (flag, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout),
+                              ("--request-timeout", requestTimeout), ("--shutdown-grace", shutdownGrace)]
+        where Duration.parse(value) == nil {
+            throw ValidationError("\(flag) \"\(value)\": expected a duration such as 10s, 500ms or 2m")
+        }
+    }
+
+    func run() throws {
+        let limits = HTTPLimits(maxRequestLineBytes: maxRequestLineBytes, maxHeaderBytes: maxHeaderBytes,
+                                maxHeaderCount: maxHeaderCount, maxBodyBytes: maxBodyBytes)
+        let http = HTTPServerConfig(limits: limits, idleTimeout: Duration.parse(idleTimeout)!,
+                                    headerTimeout: Duration.parse(headerTimeout)!,
+                                    requestTimeout: Duration.parse(requestTimeout)!)
+        let config = ServerConfig(listen: listen, threads: threads, stateDirectory: stateDir, http: http,
+                                  accessLog: accessLog, shutdownGrace: Duration.parse(shutdownGrace)!)
+        let signals = ShutdownSignals()  // before any thread starts, so every thread inherits the mask
+        let server: Server
+        do {
+            server = try Server(config: config, worker: HelloWorker())
+        } catch {
+            throw ValidationError("cannot start: \(error)")
+        }
+        printLine(
+            "{\"time\":\"\(isoTimestamp())\",\"level\":\"info\",\"msg\":\"listening\",\"url\":\"http://\(server.address)\","
+            + "\"threads\":\(threads),\"pid\":\(getpid())}")
+        let signal = signals.wait()
+        printLine("{\"time\":\"\(isoTimestamp())\",\"level\":\"info\",\"msg\":\"shutting down\",\"signal\":\(signal)}")
+        server.shutdown()
+        printLine("{\"time\":\"\(isoTimestamp())\",\"level\":\"info\",\"msg\":\"stopped\"}")
+    }
+}
+
+/// Blocks SIGINT and SIGTERM in every thread so they can be taken with `sigwait` on the main thread.
+struct ShutdownSignals {
+    private var set = sigset_t()
+
+    init() {
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    func wait() -> Int32 {
+        var set = self.set
+        var received: Int32 = 0
+        sigwait(&set, &received)
+        return received
+    }
+}
+
+func printLine(_ line: String) {
+    let text = line + "\n"
+    _ = text.withCString { write(1, $0, strlen($0)) }
+}

@@ -1,0 +1,114 @@
+import RuntimeAPI
+import RuntimeHTTP
+import RuntimeIO
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A running runtime server: a loop group, one listener and one HTTP context per loop, and the worker
+/// that answers requests. Tests start it in-process; `runtime serve` starts it from flags.
+public final class Server: Sendable {
+    public let config: ServerConfig
+    /// The address actually bound (the port is real even when the config asked for port 0).
+    public let address: SocketAddress
+    let group: LoopGroup
+    private let waitUntil = WaitUntilTracker()
+    private let perLoop: [LoopParts]
+    private let stopped = Mutex(false)
+
+    /// What each loop owns. Touched only on its loop after start.
+    final class LoopParts: @unchecked Sendable {
+        var listener: Listener?
+        var http: HTTPServerContext?
+        var responder: WorkerResponder?
+    }
+
+    /// Binds, starts the loops and begins accepting. Throws with the cause (port in use, io_uring refused).
+    public init(config: ServerConfig, worker: any Worker, env: Env = Env()) throws {
+        self.config = config
+        let requested = try SocketAddress(config.listen)
+        let first = try Listener.bind(requested)
+        var descriptors = [first.fd]
+        do {
+            for _ in 1..<max(1, config.threads) {
+                descriptors.append(try Listener.bind(first.bound).fd)
+            }
+            group = try LoopGroup(count: max(1, config.threads), limits: config.io)
+        } catch {
+            for fd in descriptors { close(fd) }
+            throw error
+        }
+        address = first.bound
+        perLoop = group.loops.map { _ in LoopParts() }
+        for (index, loop) in group.loops.enumerated() {
+            let parts = perLoop[index]
+            let fd = descriptors[index]
+            let address = first.bound
+            let config = config
+            let waitUntil = waitUntil
+            loop.execute {
+                let responder = WorkerResponder(worker: worker, env: env, loop: loop, accessLog: config.accessLog,
+                                                waitUntil: waitUntil)
+                let http = HTTPServerContext(loop: loop, config: config.http, responder: responder)
+                let listener = Listener(loop: loop, fd: fd, address: address) { fd in http.accept(fd: fd) }
+                parts.responder = responder
+                parts.http = http
+                parts.listener = listener
+                listener.start()
+            }
+        }
+    }
+
+    /// Open connections across all loops (for tests and shutdown progress).
+    public func openConnections() async -> Int {
+        var total = 0
+        for (index, loop) in group.loops.enumerated() {
+            let parts = perLoop[index]
+            total += await withCheckedContinuation { continuation in
+                loop.execute { continuation.resume(returning: parts.http?.openConnections ?? 0) }
+            }
+        }
+        return total
+    }
+
+    /// Graceful shutdown: stop accepting, close idle connections, let in-flight requests and
+    /// `waitUntil` work finish within the grace period, then cut what is left and stop the loops.
+    /// Blocks the calling thread (not a loop thread) until the loops have ended.
+    public func shutdown(grace: Duration? = nil) {
+        let first = stopped.withLock { stopped in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        let grace = grace ?? config.shutdownGrace
+        let deadline = MonotonicClock.now() + grace.nanoseconds
+        let drained = Mutex(0)
+        for (index, loop) in group.loops.enumerated() {
+            let parts = perLoop[index]
+            loop.execute {
+                parts.listener?.close()
+                parts.http?.onDrained = { drained.withLock { $0 += 1 } }
+                parts.http?.beginDraining()
+            }
+        }
+        while MonotonicClock.now() < deadline,
+              drained.withLock({ $0 }) < group.loops.count || waitUntil.count > 0 {
+            usleep(5_000)
+        }
+        let done = Mutex(0)
+        for (index, loop) in group.loops.enumerated() {
+            let parts = perLoop[index]
+            loop.execute {
+                parts.http?.closeAll()
+                parts.responder?.flushLog()
+                done.withLock { $0 += 1 }
+            }
+        }
+        while done.withLock({ $0 }) < group.loops.count { usleep(1_000) }
+        // Let the closes complete before the loops stop.
+        usleep(20_000)
+        group.stop()
+        group.join()
+    }
+}

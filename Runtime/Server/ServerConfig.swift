@@ -1,0 +1,29 @@
+import RuntimeHTTP
+import RuntimeIO
+
+/// How `runtime serve` runs: where it listens, how many loops, where state lives, HTTP limits.
+public struct ServerConfig: Sendable {
+    /// Time in-flight requests get to finish after SIGTERM/SIGINT before connections are cut.
+    public static let defaultShutdownGrace: Duration = .seconds(10)
+
+    public var listen: String
+    public var threads: Int
+    public var stateDirectory: String
+    public var http: HTTPServerConfig
+    public var io: IOLimits
+    /// Write one JSON line per request to standard output.
+    public var accessLog: Bool
+    public var shutdownGrace: Duration
+
+    public init(listen: String = "127.0.0.1:8787", threads: Int = LoopGroup.processorCount,
+                stateDirectory: String = ".runtime-state", http: HTTPServerConfig = HTTPServerConfig(),
+                io: IOLimits = IOLimits(), accessLog: Bool = true, shutdownGrace: Duration = defaultShutdownGrace) {
+        self.listen = listen
+        self.threads = threads
+        self.stateDirectory = stateDirectory
+        self.http = http
+        self.io = io
+        self.accessLog = accessLog
+        self.shutdownGrace = shutdownGrace
+    }
+}
