@@ -14,6 +14,11 @@ public struct Headers: Sendable, Equatable, Sequence, ExpressibleByDictionaryLit
     public private(set) var fields: [Field]
 
     public init() { fields = [] }
+    /// Empty, with room for `capacity` fields (parsers use it to avoid regrowing).
+    public init(reservingCapacity capacity: Int) {
+        fields = []
+        fields.reserveCapacity(capacity)
+    }
     public init(_ pairs: [(String, String)]) { fields = pairs.map { Field(name: $0.0, value: $0.1) } }
     public init(dictionaryLiteral elements: (String, String)...) { self.init(elements) }
 

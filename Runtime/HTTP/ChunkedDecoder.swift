@@ -73,7 +73,7 @@ struct ChunkedDecoder: Sendable {
                 state = .trailers(block)
                 return (0, nil)
             }
-            return (block.lineStart, .end(trailers: block.makeHeaders()))
+            return (block.lineStart, .end(trailers: block.headers))
         case .done:
             return (0, nil)
         }

@@ -38,6 +38,13 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
     private var bodyBytesSent = 0
     private var drainWaiter: CheckedContinuation<Void, Never>?
     private var remote = ""
+    private var requestTaskRunning = false
+    private var exchangeWaiter: UnsafeContinuation<Exchange?, Never>?
+    private var queuedExchange: Exchange?
+    private var socketClosed = false
+    /// When the current phase's deadline really is. The timer itself may be set earlier: moving a
+    /// deadline later (every request does) leaves the timer alone, and an early firing re-arms it.
+    private var deadlineAt: UInt64 = 0
 
     init(context: HTTPServerContext, fd: Int32) {
         self.context = context
@@ -58,11 +65,14 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
     private func arm(_ kind: Deadline) {
         deadline = kind
         let config = context.config
+        let length: Duration
         switch kind {
-        case .idle: loop.arm(timer, after: config.idleTimeout)
-        case .header: loop.arm(timer, after: config.headerTimeout)
-        case .request: loop.arm(timer, after: config.requestTimeout)
+        case .idle: length = config.idleTimeout
+        case .header: length = config.headerTimeout
+        case .request: length = config.requestTimeout
         }
+        deadlineAt = loop.now + length.nanoseconds
+        if !timer.isArmed || timer.deadline > deadlineAt { loop.arm(timer, at: deadlineAt) }
     }
 
     // MARK: Reading
@@ -160,19 +170,94 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
             url: URLParts(target: head.target, hostHeader: head.headers["host"], scheme: context.config.scheme),
             headers: head.headers, body: body, remoteAddress: remote)
         body = []
+        let exchange = Exchange(request: request, head: head, started: started)
+        if let waiter = exchangeWaiter {
+            exchangeWaiter = nil
+            waiter.resume(returning: exchange)
+        } else if requestTaskRunning {
+            precondition(queuedExchange == nil, "one request at a time per connection")
+            queuedExchange = exchange
+        } else {
+            requestTaskRunning = true
+            startRequestTask(first: exchange)
+        }
+    }
+
+    /// A request ready for the responder, with what writing its response needs.
+    struct Exchange {
+        let request: Request
+        let head: RequestHead
+        let started: UInt64
+    }
+
+    /// One task per connection answers its requests in order, parking between them; creating a task per
+    /// request would cost more than the rest of a small request's handling.
+    private func startRequestTask(first: Exchange) {
         let responder = context.responder
         Task(executorPreference: loop) {
-            let response = await responder.respond(to: request)
-            await self.send(response, for: head, started: started)
+            var next: Exchange? = first
+            while let exchange = next {
+                let response = await responder.respond(to: exchange.request)
+                await self.send(response, for: exchange.head, started: exchange.started)
+                next = await self.nextExchange()
+            }
+        }
+    }
+
+    /// The next request on this connection, or nil once the connection has closed.
+    private func nextExchange() async -> Exchange? {
+        if let queued = queuedExchange {
+            queuedExchange = nil
+            return queued
+        }
+        if socketClosed {
+            requestTaskRunning = false
+            return nil
+        }
+        // The body may run a moment later than this call (Swift may hop executors first, even back to
+        // this same loop), so it checks again for a request that arrived in between.
+        return await withUnsafeContinuation { continuation in
+            loop.preconditionOnLoop()
+            if let queued = queuedExchange {
+                queuedExchange = nil
+                continuation.resume(returning: queued)
+            } else if socketClosed {
+                continuation.resume(returning: nil)
+            } else {
+                exchangeWaiter = continuation
+            }
         }
     }
 
     // MARK: Writing
 
     private func send(_ response: Response, for head: RequestHead, started: UInt64) async {
-        guard case .responding = state, socket.isOpen else { return }
+        guard case .stream(let produce) = response.body else {
+            sendComplete(response, for: head, started: started)
+            return
+        }
+        guard let framing = beginResponse(response, for: head) else { return }
+        var failure: String? = nil
+        if framing != .none, head.method != "HEAD" {
+            failure = await stream(produce, chunked: framing == .chunked)
+        }
+        finishResponse(head: head, status: response.status, started: started, failure: failure)
+    }
+
+    /// Writes a response whose body is already in memory; no suspension needed.
+    private func sendComplete(_ response: Response, for head: RequestHead, started: UInt64) {
+        guard let framing = beginResponse(response, for: head) else { return }
+        if case .bytes(let bytes) = response.body, framing != .none, head.method != "HEAD" {
+            socket.write(bytes)
+            bodyBytesSent = bytes.count
+        }
+        finishResponse(head: head, status: response.status, started: started, failure: nil)
+    }
+
+    /// Chooses the framing and writes the head; nil when the connection can no longer answer.
+    private func beginResponse(_ response: Response, for head: RequestHead) -> ResponseEncoder.Framing? {
+        guard case .responding = state, socket.isOpen else { return nil }
         let noBody = ResponseEncoder.statusHasNoBody(response.status)
-        let omitBody = noBody || head.method == "HEAD"
         var framing: ResponseEncoder.Framing
         switch response.body {
         case .empty: framing = noBody ? .none : .length(0)
@@ -188,20 +273,7 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
         }
         if framing == .close { closeAfterResponse = true }
         writeHead(status: response.status, headers: response.headers, framing: framing)
-        var failure: String? = nil
-        switch response.body {
-        case .empty: break
-        case .bytes(let bytes):
-            if !omitBody {
-                socket.write(bytes)
-                bodyBytesSent = bytes.count
-            }
-        case .stream(let produce):
-            if !omitBody {
-                failure = await stream(produce, chunked: framing == .chunked)
-            }
-        }
-        finishResponse(head: head, status: response.status, started: started, failure: failure)
+        return framing
     }
 
     private func writeHead(status: Int, headers: Headers, framing: ResponseEncoder.Framing) {
@@ -281,6 +353,10 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
     }
 
     private func deadlinePassed() {
+        if loop.now < deadlineAt {
+            loop.arm(timer, at: deadlineAt)
+            return
+        }
         switch state {
         case .idle:
             socket.close()
@@ -320,8 +396,13 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
 
     func socketClosed(_ socket: StreamSocket) {
         state = .closing
+        socketClosed = true
         loop.cancel(timer)
         resumeDrainWaiter()
+        if let waiter = exchangeWaiter {
+            exchangeWaiter = nil
+            waiter.resume(returning: nil)
+        }
         context.closed(self)
     }
 

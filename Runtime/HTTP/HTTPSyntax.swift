@@ -38,6 +38,66 @@ enum HTTPSyntax {
         (byte >= 0x20 && byte != 0x7F) || byte == tab
     }
 
+    /// Offset of the first byte in `bytes[range]` that `isFieldValueByte` refuses, or nil. Values are most of
+    /// a head's bytes, so this tests eight at a time: a word with no byte below 0x20 and none equal to 0x7F is
+    /// valid whole (bytes from 0x80 up are obs-text, allowed); only a word with a suspect (usually a tab) is
+    /// looked at byte by byte.
+    static func firstInvalidFieldValueByte(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+        var index = range.lowerBound
+        if let base = bytes.baseAddress {
+            while range.upperBound - index >= 8 {
+                let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                if hasByteBelow0x20(word) || hasByte0x7F(word) {
+                    for offset in index..<(index + 8) where !isFieldValueByte(bytes[offset]) { return offset }
+                }
+                index += 8
+            }
+        }
+        while index < range.upperBound {
+            if !isFieldValueByte(bytes[index]) { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Offset of the first byte in `bytes[range]` that is not visible ASCII (0x21...0x7E), or nil; eight at a
+    /// time like `firstInvalidFieldValueByte`.
+    static func firstNonVisibleASCII(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+        var index = range.lowerBound
+        if let base = bytes.baseAddress {
+            while range.upperBound - index >= 8 {
+                let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                if hasByteBelow0x21(word) || hasByte0x7F(word) || word & highBits != 0 { break }
+                index += 8
+            }
+        }
+        while index < range.upperBound {
+            let byte = bytes[index]
+            if byte <= space || byte >= 0x7F { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+    private static let lowBits: UInt64 = 0x0101_0101_0101_0101
+
+    // The classic "has a byte less than n" word test (n <= 0x80, Bit Twiddling Hacks "hasless"): subtracting n
+    // from every byte leaves a high bit set in some byte that had it clear (`& ~word`) exactly when some byte is
+    // below n. Borrows can mark bytes after the first hit too, so it tells whether such a byte exists, not
+    // where, which is all the callers ask before they look byte by byte.
+    @inline(__always)
+    private static func hasByteBelow0x20(_ word: UInt64) -> Bool { (word &- lowBits &* 0x20) & ~word & highBits != 0 }
+
+    @inline(__always)
+    private static func hasByteBelow0x21(_ word: UInt64) -> Bool { (word &- lowBits &* 0x21) & ~word & highBits != 0 }
+
+    @inline(__always)
+    private static func hasByte0x7F(_ word: UInt64) -> Bool {
+        let flipped = word ^ (lowBits &* 0x7F)
+        return (flipped &- lowBits) & ~flipped & highBits != 0
+    }
+
     /// SP or HTAB, the two bytes of OWS.
     @inline(__always)
     static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }

@@ -17,11 +17,12 @@ struct HeaderBlockParser: Sendable {
     private let maxBytes: Int
     private let maxFields: Int
     /// Errors name the configured limits, not what was left of them after the head (for trailers).
-    private let reportedLimits: HTTPLimits
+    private let reportedMaxBytes: Int
+    private let reportedMaxFields: Int
     /// Whether header fields feed `framing`; trailer fields must never change how a message is framed.
     private let collectsFraming: Bool
-    /// Fields so far, kept as pairs so `Headers` is built with one exact-size allocation at the end.
-    private var fields: [(String, String)]
+    /// Room for a typical request's fields, so the array rarely regrows.
+    private(set) var headers = Headers(reservingCapacity: 16)
     private(set) var fieldCount = 0
     private(set) var framing = FramingFields()
 
@@ -29,17 +30,16 @@ struct HeaderBlockParser: Sendable {
     ///   - start: offset of the block's first line in the bytes the caller will present.
     ///   - maxBytes: how many bytes the block may take, line ends included; past it, 431.
     ///   - maxFields: how many field lines it may hold; past it, 431.
-    ///   - spareFields: an emptied array from an earlier block, reused for its capacity.
-    init(start: Int, maxBytes: Int, maxFields: Int, reportedLimits: HTTPLimits, collectsFraming: Bool,
-         spareFields: [(String, String)] = []) {
+    ///   - reportedLimits: the limits a 431 names (`maxHeaderBytes`, `maxHeaderCount`).
+    init(start: Int, maxBytes: Int, maxFields: Int, reportedLimits: HTTPLimits, collectsFraming: Bool) {
         lineStart = start
         scanned = start
         blockStart = start
         self.maxBytes = max(maxBytes, 0)
         self.maxFields = max(maxFields, 0)
-        self.reportedLimits = reportedLimits
+        reportedMaxBytes = reportedLimits.maxHeaderBytes
+        reportedMaxFields = reportedLimits.maxHeaderCount
         self.collectsFraming = collectsFraming
-        fields = spareFields
     }
 
     /// True until a call has looked at any byte: nothing of the block has arrived.
@@ -62,7 +62,7 @@ struct HeaderBlockParser: Sendable {
 
         guard let lf = HTTPSyntax.firstLF(in: bytes, from: scanned, to: searchEnd) else {
             if let lineLimit, searchEnd == lineEnd, lineEnd - lineStart >= lineWindow { throw lineLimit.error }
-            if blockEnd - blockStart >= maxBytes { throw .headersTooLarge(limit: reportedLimits.maxHeaderBytes) }
+            if blockEnd - blockStart >= maxBytes { throw .headersTooLarge(limit: reportedMaxBytes) }
             scanned = searchEnd
             return nil
         }
@@ -85,23 +85,9 @@ struct HeaderBlockParser: Sendable {
         return false
     }
 
-    /// The fields read so far as `Headers`. Empties the field array but keeps its capacity for `spareFields`.
-    mutating func makeHeaders() -> Headers {
-        let headers = Headers(fields)
-        fields.removeAll(keepingCapacity: fields.capacity <= Self.maxSpareFieldCapacity)
-        return headers
-    }
-
-    /// The emptied field array after `makeHeaders()`, to seed the next block.
-    var spareFields: [(String, String)] { fields }
-
-    /// A connection keeps its field array between messages only up to this capacity, so one huge head does
-    /// not pin memory for the connection's lifetime.
-    private static let maxSpareFieldCapacity = 64
-
     private mutating func addField(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) throws(HTTPParseError) {
         fieldCount += 1
-        guard fieldCount <= maxFields else { throw .tooManyHeaders(limit: reportedLimits.maxHeaderCount) }
+        guard fieldCount <= maxFields else { throw .tooManyHeaders(limit: reportedMaxFields) }
         guard !HTTPSyntax.isWhitespace(bytes[line.lowerBound]) else {
             throw .badRequest("header line starts with a space or tab (obsolete line folding is not allowed)")
         }
@@ -121,13 +107,13 @@ struct HeaderBlockParser: Sendable {
         guard colon > line.lowerBound else { throw .badRequest("header line has an empty name") }
         let name = line.lowerBound..<colon
         let value = HTTPSyntax.trimmingWhitespace(bytes, (colon + 1)..<line.upperBound)
-        for index in value where !HTTPSyntax.isFieldValueByte(bytes[index]) {
+        if let index = HTTPSyntax.firstInvalidFieldValueByte(bytes, value) {
             if bytes[index] == HTTPSyntax.cr {
                 throw .badRequest("bare CR in the value of \(HTTPSyntax.quoted(bytes, name)) (lines must end with CRLF)")
             }
             throw .badRequest("value of \(HTTPSyntax.quoted(bytes, name)) contains a control character")
         }
         if collectsFraming { try framing.record(bytes, name: name, value: value) }
-        fields.append((HTTPSyntax.string(bytes, name), HTTPSyntax.string(bytes, value)))
+        headers.add(HTTPSyntax.string(bytes, name), HTTPSyntax.string(bytes, value))
     }
 }

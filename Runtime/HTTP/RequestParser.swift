@@ -19,8 +19,8 @@ public enum RequestEvent: Equatable, Sendable {
 /// `HTTPLimits` is enforced as early as the bytes allow, including while a head is still incomplete.
 public struct RequestParser: Sendable {
     private enum State: Sendable {
-        /// Reading a head; nothing of it is consumed until it is complete.
-        case head(HeadProgress)
+        /// Reading a head (its progress is in `head`); nothing of it is consumed until it is complete.
+        case head
         /// Inside a Content-Length body.
         case fixedBody(remaining: Int)
         case chunkedBody(ChunkedDecoder)
@@ -30,10 +30,17 @@ public struct RequestParser: Sendable {
         case failed(HTTPParseError)
     }
 
+    /// How far the current head has been read. It lives beside `state` rather than in it so the hot path
+    /// updates it in place, instead of moving a large payload out of the enum and back on every call.
     private struct HeadProgress: Sendable {
         var block: HeaderBlockParser
         var requestLine: RequestLine?
         var emptyLines = 0
+
+        init(_ limits: HTTPLimits) {
+            block = HeaderBlockParser(start: 0, maxBytes: limits.maxHeaderBytes, maxFields: limits.maxHeaderCount,
+                                      reportedLimits: limits, collectsFraming: true)
+        }
     }
 
     private struct RequestLine: Sendable {
@@ -43,22 +50,19 @@ public struct RequestParser: Sendable {
     }
 
     private let limits: HTTPLimits
-    private var state: State
-    /// The field array of the last head, emptied, so the next head reuses its allocation.
-    private var spareFields: [(String, String)] = []
-
-    /// Stands in for the state while a call works on a copy of it; a throw replaces it with the real error.
-    private static let interrupted = State.failed(.badRequest("the parser was interrupted"))
+    private var state = State.head
+    /// Meaningful only while `state` is `.head`.
+    private var head: HeadProgress
 
     public init(limits: HTTPLimits = HTTPLimits()) {
         self.limits = limits
-        state = .head(HeadProgress(block: Self.headBlock(limits, spareFields: [])))
+        head = HeadProgress(limits)
     }
 
     /// True between messages (nothing of a next request seen yet) -- the server uses this for idle vs header
     /// timeouts.
     public var isIdle: Bool {
-        if case .head(let progress) = state { return progress.block.isUntouched }
+        if case .head = state { return head.block.isUntouched }
         return false
     }
 
@@ -82,38 +86,33 @@ public struct RequestParser: Sendable {
         }
     }
 
+    @inline(__always)  // `next` only wraps it; inlining saves copying the returned event
     private mutating func step(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError)
         -> (consumed: Int, event: RequestEvent?) {
         switch state {
-        case .head(var progress):
-            // Take the progress out of `state` so its field array is uniquely owned and appends do not copy.
-            state = Self.interrupted
-            guard let head = try parseHead(&progress, bytes) else {
-                state = .head(progress)
-                return (0, nil)
-            }
-            let consumed = progress.block.lineStart
-            switch head.framing {
+        case .head:
+            guard let parsed = try parseHead(bytes) else { return (0, nil) }
+            let consumed = head.block.lineStart
+            switch parsed.framing {
             case .none, .contentLength(0), .untilClose:
                 state = .endDue
             case .contentLength(let length):
                 state = .fixedBody(remaining: length)
             case .chunked:
                 state = .chunkedBody(ChunkedDecoder(limits: limits, headBytes: consumed,
-                                                    headFields: progress.block.fieldCount))
+                                                    headFields: head.block.fieldCount))
             }
-            return (consumed, .head(head))
+            return (consumed, .head(parsed))
         case .fixedBody(let remaining):
             let length = min(remaining, bytes.count)
             guard length > 0 else { return (0, nil) }
             state = length == remaining ? .endDue : .fixedBody(remaining: remaining - length)
             return (length, .body(0..<length))
         case .chunkedBody(var decoder):
-            state = Self.interrupted
             let (consumed, event) = try decoder.next(bytes)
             switch event {
             case nil:
-                state = .chunkedBody(decoder)
+                state = .chunkedBody(decoder)  // keeps how far the decoder's search got
                 return (0, nil)
             case .data(let range):
                 state = .chunkedBody(decoder)
@@ -131,44 +130,37 @@ public struct RequestParser: Sendable {
     }
 
     private mutating func startNextMessage() {
-        state = .head(HeadProgress(block: Self.headBlock(limits, spareFields: spareFields)))
-        spareFields = []
-    }
-
-    private static func headBlock(_ limits: HTTPLimits, spareFields: [(String, String)]) -> HeaderBlockParser {
-        HeaderBlockParser(start: 0, maxBytes: limits.maxHeaderBytes, maxFields: limits.maxHeaderCount,
-                          reportedLimits: limits, collectsFraming: true, spareFields: spareFields)
+        state = .head
+        head = HeadProgress(limits)
     }
 
     /// Advances through the head as far as the bytes go; returns it once the empty line ending it is read.
-    private mutating func parseHead(_ progress: inout HeadProgress, _ bytes: UnsafeRawBufferPointer)
-        throws(HTTPParseError) -> RequestHead? {
-        if progress.requestLine == nil {
+    private mutating func parseHead(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> RequestHead? {
+        if head.requestLine == nil {
             let lineLimit = (bytes: limits.maxRequestLineBytes,
                              error: HTTPParseError.uriTooLong(limit: limits.maxRequestLineBytes))
             while true {
-                guard let line = try progress.block.nextLine(bytes, lineLimit: lineLimit) else { return nil }
+                guard let line = try head.block.nextLine(bytes, lineLimit: lineLimit) else { return nil }
                 if !line.isEmpty {
-                    progress.requestLine = try Self.parseRequestLine(bytes, line)
+                    head.requestLine = try Self.parseRequestLine(bytes, line)
                     break
                 }
-                progress.emptyLines += 1
-                guard progress.emptyLines <= HTTPLimits.maxLeadingEmptyLines else {
+                head.emptyLines += 1
+                guard head.emptyLines <= HTTPLimits.maxLeadingEmptyLines else {
                     throw .badRequest("more than \(HTTPLimits.maxLeadingEmptyLines) empty lines before the request line")
                 }
             }
         }
-        guard try progress.block.parseFields(bytes), let requestLine = progress.requestLine else { return nil }
+        guard try head.block.parseFields(bytes), let requestLine = head.requestLine else { return nil }
 
-        let fields = progress.block.framing
+        let fields = head.block.framing
         let minor = requestLine.versionMinor
         if minor == 1, fields.hostCount == 0 { throw .badRequest("HTTP/1.1 request has no Host header") }
         if fields.hostCount > 1 { throw .badRequest("request has more than one Host header") }
         let framing = try fields.framing(isRequest: true, versionMinor: minor, maxBodyBytes: limits.maxBodyBytes)
-        let headers = progress.block.makeHeaders()
-        spareFields = progress.block.spareFields
         return RequestHead(method: requestLine.method, target: requestLine.target, versionMinor: minor,
-                           headers: headers, framing: framing, keepAlive: fields.keepAlive(versionMinor: minor),
+                           headers: head.block.headers, framing: framing,
+                           keepAlive: fields.keepAlive(versionMinor: minor),
                            expectsContinue: minor == 1 && fields.expectsContinue)
     }
 
@@ -204,13 +196,12 @@ public struct RequestParser: Sendable {
     /// URI has no raw spaces, controls or bytes above 0x7E (those must be percent-encoded).
     private static func validateTarget(_ bytes: UnsafeRawBufferPointer, _ target: Range<Int>, method: Range<Int>)
         throws(HTTPParseError) {
-        for index in target {
-            let byte = bytes[index]
-            guard byte > HTTPSyntax.space, byte < 0x7F else {
-                if byte == HTTPSyntax.space { throw .badRequest("request target contains a space") }
-                if byte == HTTPSyntax.cr { throw .badRequest("bare CR in the request line (lines must end with CRLF)") }
-                if byte >= 0x80 { throw .badRequest("request target contains a non-ASCII byte (percent-encode it)") }
-                throw .badRequest("request target contains a control character")
+        if let index = HTTPSyntax.firstNonVisibleASCII(bytes, target) {
+            switch bytes[index] {
+            case HTTPSyntax.space: throw .badRequest("request target contains a space")
+            case HTTPSyntax.cr: throw .badRequest("bare CR in the request line (lines must end with CRLF)")
+            case 0x80...: throw .badRequest("request target contains a non-ASCII byte (percent-encode it)")
+            default: throw .badRequest("request target contains a control character")
             }
         }
         let first = bytes[target.lowerBound]

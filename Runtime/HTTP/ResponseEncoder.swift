@@ -16,11 +16,15 @@ public enum ResponseEncoder {
     /// Appends the head to `out`.
     public static func encodeHead(status: Int, headers: Headers, framing: Framing, close: Bool,
                                   date: [UInt8], into out: inout [UInt8]) {
-        append("HTTP/1.1 ", to: &out)
-        append(String(status), to: &out)
-        out.append(0x20)
-        append(StatusReason.phrase(for: status), to: &out)
-        out.append(contentsOf: crlf)
+        if status == 200 {
+            out.append(contentsOf: statusLineOK)
+        } else {
+            append("HTTP/1.1 ", to: &out)
+            appendDecimal(status, to: &out)
+            out.append(0x20)
+            append(StatusReason.phrase(for: status), to: &out)
+            out.append(contentsOf: crlf)
+        }
         for field in headers where !isFramingHeader(field.name) {
             guard isSafe(field.name), isSafe(field.value) else { continue }
             append(field.name, to: &out)
@@ -34,8 +38,8 @@ public enum ResponseEncoder {
         switch framing {
         case .none: break
         case .length(let length):
-            append("Content-Length: ", to: &out)
-            append(String(length), to: &out)
+            out.append(contentsOf: contentLengthPrefix)
+            appendDecimal(length, to: &out)
             out.append(contentsOf: crlf)
         case .chunked:
             append("Transfer-Encoding: chunked\r\n", to: &out)
@@ -56,14 +60,52 @@ public enum ResponseEncoder {
         (100..<200).contains(status) || status == 204 || status == 304
     }
 
+    static let statusLineOK: [UInt8] = Array("HTTP/1.1 200 OK\r\n".utf8)
+    static let contentLengthPrefix: [UInt8] = Array("Content-Length: ".utf8)
+
+    /// The headers the server writes itself. Compared without allocating: this runs for every header of
+    /// every response.
     static func isFramingHeader(_ name: String) -> Bool {
-        let lower = name.lowercased()
-        return lower == "content-length" || lower == "transfer-encoding" || lower == "connection" || lower == "date"
+        switch name.utf8.count {
+        case 4: equalsIgnoringCase(name, "date")
+        case 10: equalsIgnoringCase(name, "connection")
+        case 14: equalsIgnoringCase(name, "content-length")
+        case 17: equalsIgnoringCase(name, "transfer-encoding")
+        default: false
+        }
+    }
+
+    /// ASCII case-insensitive equality with a lowercase `expected`.
+    static func equalsIgnoringCase(_ name: String, _ expected: StaticString) -> Bool {
+        let bytes = UnsafeBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount)
+        guard name.utf8.count == bytes.count else { return false }
+        for (byte, lower) in zip(name.utf8, bytes) {
+            let folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+            if folded != lower { return false }
+        }
+        return true
+    }
+
+    /// Appends a non-negative integer in decimal without making a String.
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        precondition(value >= 0, "lengths and statuses are never negative")
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            out.append(0x30 + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     /// A header a worker sets must not contain CR or LF (response splitting) or NUL.
     static func isSafe(_ text: String) -> Bool {
-        !text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
+        var text = text
+        return text.withUTF8 { bytes in
+            for byte in bytes where byte <= 0x0D && (byte == 0x0D || byte == 0x0A || byte == 0) { return false }
+            return true
+        }
     }
 
     @inline(__always)

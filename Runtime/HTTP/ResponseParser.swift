@@ -39,8 +39,8 @@ public enum ResponseEvent: Equatable, Sendable {
 /// parser per connection, used from one thread at a time.
 public struct ResponseParser: Sendable {
     private enum State: Sendable {
-        /// Reading a head (status line plus fields); nothing of it is consumed until it is complete.
-        case head(HeadProgress)
+        /// Reading a head (its progress is in `head`); nothing of it is consumed until it is complete.
+        case head
         case fixedBody(remaining: Int)
         case chunkedBody(ChunkedDecoder)
         /// No framing headers: everything until the peer closes is body.
@@ -53,9 +53,15 @@ public struct ResponseParser: Sendable {
         case failed(HTTPParseError)
     }
 
+    /// How far the current head has been read; beside `state` rather than in it, as in `RequestParser`.
     private struct HeadProgress: Sendable {
         var block: HeaderBlockParser
         var statusLine: StatusLine?
+
+        init(_ limits: HTTPLimits) {
+            block = HeaderBlockParser(start: 0, maxBytes: limits.maxHeaderBytes, maxFields: limits.maxHeaderCount,
+                                      reportedLimits: limits, collectsFraming: true)
+        }
     }
 
     private struct StatusLine: Sendable {
@@ -65,15 +71,15 @@ public struct ResponseParser: Sendable {
     }
 
     private let limits: HTTPLimits
-    private var state: State
+    private var state = State.head
+    /// Meaningful only while `state` is `.head`.
+    private var head: HeadProgress
     /// Set by `expectResponse(toHEAD:)` and cleared by the next final head: a HEAD answer has no body.
     private var answersHEAD = false
 
-    private static let interrupted = State.failed(.badRequest("the parser was interrupted"))
-
     public init(limits: HTTPLimits = HTTPLimits()) {
         self.limits = limits
-        state = .head(HeadProgress(block: Self.headBlock(limits)))
+        head = HeadProgress(limits)
     }
 
     /// Says what the next response answers; call it before each response. A response to HEAD has no body,
@@ -102,16 +108,11 @@ public struct ResponseParser: Sendable {
     /// cut short, returns nil between messages.
     public mutating func finishAtClose() throws(HTTPParseError) -> ResponseEvent? {
         switch state {
-        case .untilCloseBody:
+        case .untilCloseBody, .endDue:
             state = .closed
             return .end(trailers: Headers())
-        case .endDue:
+        case .head where head.block.isUntouched, .closed:
             state = .closed
-            return .end(trailers: Headers())
-        case .head(let progress) where progress.block.isUntouched:
-            state = .closed
-            return nil
-        case .closed:
             return nil
         case .head:
             state = .failed(.badRequest("connection closed in the middle of a response head"))
@@ -124,6 +125,7 @@ public struct ResponseParser: Sendable {
         throw error
     }
 
+    @inline(__always)  // `next` only wraps it; inlining saves copying the returned event
     private mutating func step(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError)
         -> (consumed: Int, event: ResponseEvent?) {
         switch state {
@@ -135,24 +137,23 @@ public struct ResponseParser: Sendable {
             state = length == remaining ? .endDue : .fixedBody(remaining: remaining - length)
             return (length, .body(0..<length))
         case .chunkedBody(var decoder):
-            state = Self.interrupted
             let (consumed, event) = try decoder.next(bytes)
             switch event {
             case nil:
-                state = .chunkedBody(decoder)
+                state = .chunkedBody(decoder)  // keeps how far the decoder's search got
                 return (0, nil)
             case .data(let range):
                 state = .chunkedBody(decoder)
                 return (consumed, .body(range))
             case .end(let trailers):
-                state = .head(HeadProgress(block: Self.headBlock(limits)))
+                startNextMessage()
                 return (consumed, .end(trailers: trailers))
             }
         case .untilCloseBody:
             guard bytes.count > 0 else { return (0, nil) }
             return (bytes.count, .body(0..<bytes.count))
         case .endDue:
-            state = .head(HeadProgress(block: Self.headBlock(limits)))
+            startNextMessage()
             return (0, .end(trailers: Headers()))
         case .closed:
             return (0, nil)
@@ -161,25 +162,25 @@ public struct ResponseParser: Sendable {
         }
     }
 
+    private mutating func startNextMessage() {
+        state = .head
+        head = HeadProgress(limits)
+    }
+
     /// Parses heads until a final one; interim ones are consumed and parsing goes on after them.
     private mutating func stepHead(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError)
         -> (consumed: Int, event: ResponseEvent?) {
         var skipped = 0
         while true {
-            guard case .head(var progress) = state else { preconditionFailure("stepHead outside a head") }
-            state = Self.interrupted
             let rest = UnsafeRawBufferPointer(rebasing: bytes[skipped...])
-            guard let statusLine = try parseHead(&progress, rest) else {
-                state = .head(progress)
-                return (skipped, nil)
-            }
-            let headBytes = progress.block.lineStart
-            let fields = progress.block.framing
+            guard let statusLine = try parseHead(rest) else { return (skipped, nil) }
+            let headBytes = head.block.lineStart
+            let fields = head.block.framing
             let minor = statusLine.versionMinor
             let switching = statusLine.status == 101
             if statusLine.status < 200, !switching {
                 skipped += headBytes
-                state = .head(HeadProgress(block: Self.headBlock(limits)))
+                head = HeadProgress(limits)
                 continue
             }
             let noBody = answersHEAD || switching || statusLine.status == 204 || statusLine.status == 304
@@ -191,30 +192,24 @@ public struct ResponseParser: Sendable {
             case .untilClose: state = .untilCloseBody
             case .chunked:
                 state = .chunkedBody(ChunkedDecoder(limits: limits, headBytes: headBytes,
-                                                    headFields: progress.block.fieldCount))
+                                                    headFields: head.block.fieldCount))
             }
             answersHEAD = false
             let keepAlive = !switching && framing != .untilClose && fields.keepAlive(versionMinor: minor)
-            let head = ResponseHead(status: statusLine.status, reason: statusLine.reason, versionMinor: minor,
-                                    headers: progress.block.makeHeaders(), framing: framing, keepAlive: keepAlive)
-            return (skipped + headBytes, .head(head))
+            let parsed = ResponseHead(status: statusLine.status, reason: statusLine.reason, versionMinor: minor,
+                                      headers: head.block.headers, framing: framing, keepAlive: keepAlive)
+            return (skipped + headBytes, .head(parsed))
         }
-    }
-
-    private static func headBlock(_ limits: HTTPLimits) -> HeaderBlockParser {
-        HeaderBlockParser(start: 0, maxBytes: limits.maxHeaderBytes, maxFields: limits.maxHeaderCount,
-                          reportedLimits: limits, collectsFraming: true)
     }
 
     /// Advances through the head as far as the bytes go; returns its status line once the head is complete.
-    private func parseHead(_ progress: inout HeadProgress, _ bytes: UnsafeRawBufferPointer)
-        throws(HTTPParseError) -> StatusLine? {
-        if progress.statusLine == nil {
-            guard let line = try progress.block.nextLine(bytes) else { return nil }
-            progress.statusLine = try Self.parseStatusLine(bytes, line)
+    private mutating func parseHead(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> StatusLine? {
+        if head.statusLine == nil {
+            guard let line = try head.block.nextLine(bytes) else { return nil }
+            head.statusLine = try Self.parseStatusLine(bytes, line)
         }
-        guard try progress.block.parseFields(bytes) else { return nil }
-        return progress.statusLine
+        guard try head.block.parseFields(bytes) else { return nil }
+        return head.statusLine
     }
 
     /// `HTTP/1.x SP 3DIGIT SP reason` (RFC 9112 §4). A missing SP before an empty reason is accepted, as
@@ -237,7 +232,7 @@ public struct ResponseParser: Sendable {
                 throw .badRequest("status code is not followed by a space: \(HTTPSyntax.quoted(bytes, line))")
             }
             reason = (code.upperBound + 1)..<line.upperBound
-            for index in reason where !HTTPSyntax.isFieldValueByte(bytes[index]) {
+            if HTTPSyntax.firstInvalidFieldValueByte(bytes, reason) != nil {
                 throw .badRequest("reason phrase contains a control character")
             }
         }

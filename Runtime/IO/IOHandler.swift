@@ -18,3 +18,9 @@ public struct HandlerID: Equatable, Sendable {
         CompletionToken(slot: slot, generation: generation, operation: operation)
     }
 }
+
+/// Something that batches work within a loop turn and acts once before the loop waits
+/// (see `Loop.atEndOfTurn(_:)`).
+public protocol EndOfTurnHandler: AnyObject {
+    func endOfTurn()
+}

@@ -11,9 +11,11 @@ import Glibc
 /// 1. run the timers that are due;
 /// 2. run queued work: Swift jobs (the loop is a `SerialExecutor` and `TaskExecutor`) and closures
 ///    handed over from other threads;
-/// 3. submit queued SQEs and wait for at least one completion, or until the next timer, or not at all
+/// 3. let handlers that asked for it act once per turn (sockets submit everything written during the
+///    turn as one send, so a response's head and body leave in one segment);
+/// 4. submit queued SQEs and wait for at least one completion, or until the next timer, or not at all
 ///    when work is still queued;
-/// 4. copy a bounded batch of completions out of the ring, advance it, and only then call the handlers,
+/// 5. copy a bounded batch of completions out of the ring, advance it, and only then call the handlers,
 ///    so a callback never runs inside the drain and may submit freely.
 ///
 /// Threading: everything except `execute(_:)`, `enqueue(_:)` and `stop()` must be called on the loop's
@@ -29,6 +31,7 @@ public final class Loop: @unchecked Sendable {
     private var freeSlots: [UInt32] = []
     private var timers = TimerHeap()
     private var localJobs: [UnownedJob] = []
+    private var endOfTurn: [any EndOfTurnHandler] = []
     private var localWork: [() -> Void] = []
     private let remote = Mutex(RemoteQueue())
     private let sleeping = Atomic<Bool>(false)
@@ -193,6 +196,20 @@ public final class Loop: @unchecked Sendable {
         timers.cancel(timer)
     }
 
+    /// Calls `handler.endOfTurn()` once, after this turn's work and before the loop waits.
+    public func atEndOfTurn(_ handler: any EndOfTurnHandler) {
+        preconditionOnLoop()
+        endOfTurn.append(handler)
+    }
+
+    private func runEndOfTurn() {
+        while !endOfTurn.isEmpty {
+            let handlers = endOfTurn
+            endOfTurn.removeAll(keepingCapacity: true)
+            for handler in handlers { handler.endOfTurn() }
+        }
+    }
+
     // MARK: Submission
 
     /// A free SQE, flushing the queue to the kernel when it is full.
@@ -218,6 +235,7 @@ public final class Loop: @unchecked Sendable {
             now = MonotonicClock.now()
             runDueTimers()
             runQueuedWork()
+            runEndOfTurn()
             if stopRequested.load(ordering: .relaxed) { break }
             waitForCompletions()
             now = MonotonicClock.now()

@@ -1,4 +1,5 @@
 import Synchronization
+import CURing
 #if canImport(Glibc)
 import Glibc
 #endif

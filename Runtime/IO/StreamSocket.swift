@@ -27,7 +27,7 @@ extension StreamSocketDelegate {
 /// descriptor goes away (io_uring may still be using it until then).
 ///
 /// Threading: loop-bound. Create and use it on its loop only.
-public final class StreamSocket: IOHandler {
+public final class StreamSocket: IOHandler, EndOfTurnHandler {
     public enum ReadState { case stopped, armed, cancelling }
     enum CloseState { case open, lingering, closing, closed }
 
@@ -45,6 +45,7 @@ public final class StreamSocket: IOHandler {
     private var connectAddress: SocketAddress?
     private var connectStorage: UnsafeMutablePointer<sockaddr_storage>?
     private var operationsInFlight = 0
+    private var flushScheduled = false
     private var lingerTimer: LoopTimer?
 
     /// Limits of a lingering close: after our last byte we keep reading (and discarding) so the kernel does
@@ -131,12 +132,21 @@ public final class StreamSocket: IOHandler {
 
     // MARK: Writing
 
-    /// Queues bytes and sends them as soon as the previous send completes.
+    /// Queues bytes. Everything written during one loop turn goes out in one send at the end of the
+    /// turn (or after the send in flight completes), so small writes do not become small packets.
     public func write(_ bytes: UnsafeRawBufferPointer) {
         guard closeState == .open, bytes.count > 0 else { return }
         if staging == nil { staging = loop.sendBuffers.take() }
         staging!.append(bytes)
-        if inFlight == nil { submitSend() }
+        if inFlight == nil, !flushScheduled {
+            flushScheduled = true
+            loop.atEndOfTurn(self)
+        }
+    }
+
+    public func endOfTurn() {
+        flushScheduled = false
+        if inFlight == nil, closeState == .open || closeState == .lingering { submitSend() }
     }
 
     public func write(_ bytes: [UInt8]) {
