@@ -20,25 +20,32 @@ public struct URLParts: Sendable, Equatable {
     }
 
     /// Splits an origin-form target ("/path?query") and a Host header value ("host:port").
+    /// Scans UTF-8 bytes rather than Characters: this runs for every request.
     public init(target: String, hostHeader: String?, scheme: String = "http") {
-        var path = Substring(target)
+        let bytes = target.utf8
+        var pathEnd = bytes.endIndex
         var query: String? = nil
-        if let mark = path.firstIndex(of: "?") {
-            query = String(path[path.index(after: mark)...])
-            path = path[..<mark]
+        if let mark = bytes.firstIndex(of: UInt8(ascii: "?")) {
+            pathEnd = mark
+            var queryEnd = bytes.endIndex
+            if let hash = bytes[mark...].firstIndex(of: UInt8(ascii: "#")) { queryEnd = hash }
+            query = String(target[bytes.index(after: mark)..<queryEnd])
+        } else if let hash = bytes.firstIndex(of: UInt8(ascii: "#")) {
+            pathEnd = hash
         }
-        if let hash = path.firstIndex(of: "#") { path = path[..<hash] }
+        let path = pathEnd == bytes.endIndex ? target : String(target[..<pathEnd])
         var host = ""
         var port: Int? = nil
         if let header = hostHeader {
-            if let colon = header.lastIndex(of: ":"), !header.hasSuffix("]") {
+            let hostBytes = header.utf8
+            if hostBytes.last != UInt8(ascii: "]"), let colon = hostBytes.lastIndex(of: UInt8(ascii: ":")) {
                 host = String(header[..<colon])
-                port = Int(header[header.index(after: colon)...])
+                port = Int(header[hostBytes.index(after: colon)...])
             } else {
                 host = header
             }
         }
-        self.init(scheme: scheme, host: host, port: port, path: path.isEmpty ? "/" : String(path), query: query)
+        self.init(scheme: scheme, host: host, port: port, path: path.isEmpty ? "/" : path, query: query)
     }
 
     /// Decoded query parameters in order; "+" and percent escapes are decoded.

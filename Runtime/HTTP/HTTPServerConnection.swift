@@ -27,24 +27,24 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
 
     let context: HTTPServerContext
     let socket: StreamSocket
-    private var parser: RequestParser
-    private var state = State.idle
-    private var inbound: [UInt8] = []
-    private var body: [UInt8] = []
-    private var timer: LoopTimer!
+    var parser: RequestParser
+    var state = State.idle
+    var inbound: [UInt8] = []
+    var body: [UInt8] = []
+    var timer: LoopTimer!
     private var deadline = Deadline.idle
-    private var closeAfterResponse = false
-    private var responseStarted = false
-    private var bodyBytesSent = 0
-    private var drainWaiter: CheckedContinuation<Void, Never>?
-    private var remote = ""
+    var closeAfterResponse = false
+    var responseStarted = false
+    var bodyBytesSent = 0
+    var drainWaiter: CheckedContinuation<Void, Never>?
+    var remote = ""
     private var requestTaskRunning = false
     private var exchangeWaiter: UnsafeContinuation<Exchange?, Never>?
     private var queuedExchange: Exchange?
     private var socketClosed = false
     /// When the current phase's deadline really is. The timer itself may be set earlier: moving a
     /// deadline later (every request does) leaves the timer alone, and an early firing re-arms it.
-    private var deadlineAt: UInt64 = 0
+    var deadlineAt: UInt64 = 0
 
     init(context: HTTPServerContext, fd: Int32) {
         self.context = context
@@ -60,9 +60,9 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
         socket.startReading()
     }
 
-    private var loop: Loop { context.loop }
+    var loop: Loop { context.loop }
 
-    private func arm(_ kind: Deadline) {
+    func arm(_ kind: Deadline) {
         deadline = kind
         let config = context.config
         let length: Duration
@@ -96,12 +96,12 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
         }
     }
 
-    private var isClosing: Bool {
+    var isClosing: Bool {
         if case .closing = state { return true }
         return false
     }
 
-    private func parseInbound() {
+    func parseInbound() {
         let used = inbound.withUnsafeBytes { parse($0) }
         if isClosing {
             inbound = []
@@ -194,7 +194,7 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
     /// request would cost more than the rest of a small request's handling.
     private func startRequestTask(first: Exchange) {
         let responder = context.responder
-        Task(executorPreference: loop) {
+        Task(executorPreference: loop.taskExecutor) {
             var next: Exchange? = first
             while let exchange = next {
                 let response = await responder.respond(to: exchange.request)
@@ -227,129 +227,6 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
                 exchangeWaiter = continuation
             }
         }
-    }
-
-    // MARK: Writing
-
-    private func send(_ response: Response, for head: RequestHead, started: UInt64) async {
-        guard case .stream(let produce) = response.body else {
-            sendComplete(response, for: head, started: started)
-            return
-        }
-        guard let framing = beginResponse(response, for: head) else { return }
-        var failure: String? = nil
-        if framing != .none, head.method != "HEAD" {
-            failure = await stream(produce, chunked: framing == .chunked)
-        }
-        finishResponse(head: head, status: response.status, started: started, failure: failure)
-    }
-
-    /// Writes a response whose body is already in memory; no suspension needed.
-    private func sendComplete(_ response: Response, for head: RequestHead, started: UInt64) {
-        guard let framing = beginResponse(response, for: head) else { return }
-        if case .bytes(let bytes) = response.body, framing != .none, head.method != "HEAD" {
-            socket.write(bytes)
-            bodyBytesSent = bytes.count
-        }
-        finishResponse(head: head, status: response.status, started: started, failure: nil)
-    }
-
-    /// Chooses the framing and writes the head; nil when the connection can no longer answer.
-    private func beginResponse(_ response: Response, for head: RequestHead) -> ResponseEncoder.Framing? {
-        guard case .responding = state, socket.isOpen else { return nil }
-        let noBody = ResponseEncoder.statusHasNoBody(response.status)
-        var framing: ResponseEncoder.Framing
-        switch response.body {
-        case .empty: framing = noBody ? .none : .length(0)
-        case .bytes(let bytes): framing = noBody ? .none : .length(bytes.count)
-        case .stream:
-            if noBody {
-                framing = .none
-            } else if let length = response.headers["content-length"].flatMap({ Int($0) }), length >= 0 {
-                framing = .length(length)
-            } else {
-                framing = head.versionMinor >= 1 ? .chunked : .close
-            }
-        }
-        if framing == .close { closeAfterResponse = true }
-        writeHead(status: response.status, headers: response.headers, framing: framing)
-        return framing
-    }
-
-    private func writeHead(status: Int, headers: Headers, framing: ResponseEncoder.Framing) {
-        ResponseEncoder.encodeHead(status: status, headers: headers, framing: framing, close: closeAfterResponse,
-                                   date: context.date.current(), into: &context.scratch)
-        socket.write(context.scratch)
-        context.scratch.removeAll(keepingCapacity: true)
-        responseStarted = true
-    }
-
-    /// Runs a body producer; returns why it stopped early, or nil.
-    private func stream(_ produce: @Sendable (any BodyWriter) async throws -> Void, chunked: Bool) async -> String? {
-        let writer = ConnectionBodyWriter(connection: self, chunked: chunked)
-        do {
-            try await produce(writer)
-        } catch {
-            // The status is already on the wire; all we can do is cut the body short, which the client
-            // sees as a missing last chunk (or a short body) and the close.
-            closeAfterResponse = true
-            socket.close()
-            return "body stream failed: \(error)"
-        }
-        if chunked, socket.isOpen { socket.write(ResponseEncoder.lastChunk) }
-        return nil
-    }
-
-    /// Called by `ConnectionBodyWriter` on this loop.
-    func writeBodyPart(_ bytes: [UInt8], chunked: Bool) async throws {
-        guard socket.isOpen else { throw HTTPError(499, "client closed the connection") }
-        guard !bytes.isEmpty else { return }
-        if chunked { socket.write(ResponseEncoder.chunkHeader(bytes.count)) }
-        socket.write(bytes)
-        if chunked { socket.write(ResponseEncoder.crlf) }
-        bodyBytesSent += bytes.count
-        if socket.queuedBytes >= context.config.sendHighWaterBytes {
-            await withCheckedContinuation { drainWaiter = $0 }
-            guard socket.isOpen else { throw HTTPError(499, "client closed the connection") }
-        }
-    }
-
-    private func finishResponse(head: RequestHead, status: Int, started: UInt64, failure: String?) {
-        context.responder.requestFinished(AccessRecord(
-            method: head.method, target: head.target, status: status, bytesSent: bodyBytesSent,
-            durationNanoseconds: loop.now &- started, remoteAddress: remote, error: failure))
-        guard case .responding = state else { return }
-        if closeAfterResponse || !socket.isOpen {
-            state = .closing
-            loop.cancel(timer)
-            socket.closeAfterFlush()
-            return
-        }
-        state = .idle
-        arm(.idle)
-        if !inbound.isEmpty { parseInbound() }
-        if case .closing = state { return }
-        if socket.readState == .stopped { socket.startReading() }
-    }
-
-    /// Answers bad input with its status and closes (after flushing and lingering).
-    private func fail(_ error: HTTPParseError) {
-        writeErrorResponse(status: error.status, message: error.description)
-        context.responder.requestFinished(AccessRecord(
-            method: "-", target: "-", status: error.status, bytesSent: 0, durationNanoseconds: 0,
-            remoteAddress: remote, error: error.description))
-    }
-
-    private func writeErrorResponse(status: Int, message: String) {
-        closeAfterResponse = true
-        state = .closing
-        loop.cancel(timer)
-        let text = Array((message + "\n").utf8)
-        var headers = Headers()
-        headers.set("Content-Type", "text/plain; charset=utf-8")
-        writeHead(status: status, headers: headers, framing: .length(text.count))
-        socket.write(text)
-        socket.closeAfterFlush()
     }
 
     private func deadlinePassed() {
@@ -425,24 +302,4 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
     }
 
     func abort(reason: String) { socket.close() }
-}
-
-/// The `BodyWriter` a streamed response writes to. Sendable because the producer may run anywhere;
-/// every call runs on the connection's loop (task executor preference).
-final class ConnectionBodyWriter: BodyWriter, @unchecked Sendable {
-    private let connection: HTTPServerConnection
-    private let chunked: Bool
-
-    init(connection: HTTPServerConnection, chunked: Bool) {
-        self.connection = connection
-        self.chunked = chunked
-    }
-
-    func write(_ bytes: [UInt8]) async throws {
-        let connection = self.connection
-        let chunked = self.chunked
-        try await withTaskExecutorPreference(connection.context.loop) {
-            try await connection.writeBodyPart(bytes, chunked: chunked)
-        }
-    }
 }

@@ -1,22 +1,39 @@
-/// The loop runs Swift async code: an actor whose `unownedExecutor` is a loop runs only on that loop's
-/// thread, and `Task(executorPreference: loop)` keeps a task's nonisolated code there too. Jobs run
-/// between completion batches (see `Loop`).
-extension Loop: SerialExecutor, TaskExecutor {
+/// The loop runs Swift async code two ways:
+/// - as a `SerialExecutor`: an actor whose `unownedExecutor` is the loop runs only on its thread
+///   (Durable Objects are such actors);
+/// - through `taskExecutor`, a `TaskExecutor`: `Task(executorPreference: loop.taskExecutor)` keeps a
+///   task's nonisolated code (a worker's `fetch`) on the loop.
+///
+/// The two are separate objects because a job must be run knowing which one it was enqueued on: a
+/// nonisolated job run as if isolated to the loop's serial executor makes Swift hop away and back at its
+/// next suspension point, an extra trip through the queue per `await`.
+extension Loop: SerialExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
-        enqueueJob(UnownedJob(job))
+        enqueueJob(UnownedJob(job), serial: true)
     }
 
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
 
-    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
-        UnownedTaskExecutor(ordinary: self)
-    }
-
     public func isSameExclusiveExecutionContext(other: Loop) -> Bool { self === other }
 
     public func checkIsolated() {
         precondition(inLoop, "expected to run on loop \(name)")
+    }
+}
+
+/// The task executor of one loop (see `Loop.taskExecutor`).
+public final class LoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    unowned let loop: Loop
+
+    init(loop: Loop) { self.loop = loop }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        loop.enqueueJob(UnownedJob(job), serial: false)
+    }
+
+    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
     }
 }

@@ -26,11 +26,13 @@ public final class Loop: @unchecked Sendable {
     let ring: UnsafeMutablePointer<io_uring>
     let receiveBuffers: BufferRing
     let sendBuffers = SendBufferPool()
+    /// Run tasks on this loop with `Task(executorPreference: loop.taskExecutor)`.
+    public private(set) var taskExecutor: LoopTaskExecutor!
 
     private var handlers: [HandlerSlot] = []
     private var freeSlots: [UInt32] = []
     private var timers = TimerHeap()
-    private var localJobs: [UnownedJob] = []
+    private var localJobs: [QueuedJob] = []
     private var endOfTurn: [any EndOfTurnHandler] = []
     private var localWork: [() -> Void] = []
     private let remote = Mutex(RemoteQueue())
@@ -50,8 +52,14 @@ public final class Loop: @unchecked Sendable {
         var generation: UInt32
     }
 
+    /// A Swift job and which of the loop's executors it was enqueued on.
+    struct QueuedJob {
+        let job: UnownedJob
+        let serial: Bool
+    }
+
     struct RemoteQueue {
-        var jobs: [UnownedJob] = []
+        var jobs: [QueuedJob] = []
         var work: [@Sendable () -> Void] = []
     }
 
@@ -75,8 +83,10 @@ public final class Loop: @unchecked Sendable {
             ring.deallocate()
             throw error
         }
+        taskExecutor = nil
         wakeupFD = eventfd(0, Int32(EFD_CLOEXEC))  // blocking: io_uring waits on it by poll
         precondition(wakeupFD >= 0, "eventfd failed: errno \(errno)")
+        taskExecutor = LoopTaskExecutor(loop: self)
     }
 
     deinit {
@@ -140,12 +150,13 @@ public final class Loop: @unchecked Sendable {
         execute {}
     }
 
-    func enqueueJob(_ job: UnownedJob) {
+    func enqueueJob(_ job: UnownedJob, serial: Bool) {
+        let queued = QueuedJob(job: job, serial: serial)
         if inLoop {
-            localJobs.append(job)
+            localJobs.append(queued)
             return
         }
-        remote.withLock { $0.jobs.append(job) }
+        remote.withLock { $0.jobs.append(queued) }
         wakeIfSleeping()
     }
 
@@ -273,8 +284,13 @@ public final class Loop: @unchecked Sendable {
         }
     }
 
-    private func runJob(_ job: UnownedJob) {
-        job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+    private func runJob(_ queued: QueuedJob) {
+        if queued.serial {
+            queued.job.runSynchronously(isolatedTo: asUnownedSerialExecutor(),
+                                        taskExecutor: taskExecutor.asUnownedTaskExecutor())
+        } else {
+            queued.job.runSynchronously(on: taskExecutor.asUnownedTaskExecutor())
+        }
     }
 
     private var hasQueuedWork: Bool { !localJobs.isEmpty || !localWork.isEmpty }

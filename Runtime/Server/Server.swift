@@ -27,6 +27,7 @@ public final class Server: Sendable {
     /// Binds, starts the loops and begins accepting. Throws with the cause (port in use, io_uring refused).
     public init(config: ServerConfig, worker: any Worker, env: Env = Env()) throws {
         self.config = config
+        try Self.prepareStateDirectory(config.stateDirectory)
         let requested = try SocketAddress(config.listen)
         let first = try Listener.bind(requested)
         var descriptors = [first.fd]
@@ -58,6 +59,28 @@ public final class Server: Sendable {
                 listener.start()
             }
         }
+    }
+
+    struct StateDirectoryError: Error, CustomStringConvertible {
+        let path: String
+        let reason: String
+        var description: String { "state directory \"\(path)\": \(reason)" }
+    }
+
+    /// Creates the state directory (and parents) if needed, private to this user.
+    static func prepareStateDirectory(_ path: String) throws {
+        var built = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            built += "/" + part
+            if mkdir(built, 0o700) != 0, errno != EEXIST {
+                throw StateDirectoryError(path: path, reason: String(cString: strerror(errno)))
+            }
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw StateDirectoryError(path: path, reason: "exists but is not a directory")
+        }
+        guard access(path, W_OK) == 0 else { throw StateDirectoryError(path: path, reason: "not writable") }
     }
 
     /// Open connections across all loops (for tests and shutdown progress).

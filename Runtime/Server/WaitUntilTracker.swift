@@ -1,4 +1,5 @@
 import RuntimeAPI
+import RuntimeIO
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -10,10 +11,10 @@ final class WaitUntilTracker: Sendable {
 
     var count: Int { running.withLock { $0 } }
 
-    /// Starts `work` as a task on the calling loop's executor preference and tracks it.
-    func start(_ work: @escaping @Sendable () async throws -> Void) {
+    /// Starts `work` as a task that runs on `loop`, like the request that scheduled it, and tracks it.
+    func start(on loop: Loop, _ work: @escaping @Sendable () async throws -> Void) {
         running.withLock { $0 += 1 }
-        Task {
+        Task(executorPreference: loop.taskExecutor) {
             do {
                 try await work()
             } catch {

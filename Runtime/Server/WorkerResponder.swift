@@ -23,7 +23,7 @@ final class WorkerResponder: HTTPResponder, @unchecked Sendable {
         self.env = env
         self.loop = loop
         self.log = accessLog ? LogWriter(fd: 1) : nil
-        self.context = ExecutionContext { work in waitUntil.start(work) }
+        self.context = ExecutionContext { work in waitUntil.start(on: loop, work) }
     }
 
     func respond(to request: Request) async -> Response {

@@ -53,7 +53,7 @@ struct LoopTests {
         let group = try LoopGroup(count: 1)
         defer { group.stop(); group.join() }
         let loop = group.loops[0]
-        let onLoop = await Task(executorPreference: loop) {
+        let onLoop = await Task(executorPreference: loop.taskExecutor) {
             let before = loop.inLoop
             try? await Task.sleep(for: .milliseconds(20))
             return before && loop.inLoop
