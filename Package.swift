@@ -44,19 +44,27 @@ let package = Package(
         // HTTP/1.1 codecs (pure) and the server connection (on IO).
         .target(name: "RuntimeHTTP", dependencies: ["RuntimeAPI", "RuntimeIO"], path: "Runtime/HTTP",
                 exclude: ["README.md"], swiftSettings: hotPath),
+        // Hashes, MACs and randomness from libcrypto.
+        .target(name: "RuntimeCrypto", dependencies: ["COpenSSL"], path: "Runtime/Crypto", swiftSettings: strict),
+        // The only module that talks to SQLite: object storage and its durability.
+        .target(name: "RuntimeStorage", dependencies: ["CSQLite", "RuntimeAPI", "RuntimeIO"], path: "Runtime/Storage",
+                exclude: ["README.md"], swiftSettings: hotPath),
+        // Durable Objects: namespaces, ids, one host per object on its loop, gates, alarms, eviction.
+        .target(name: "RuntimeObjects", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeStorage", "RuntimeCrypto"],
+                path: "Runtime/Objects", exclude: ["README.md"], swiftSettings: hotPath),
         // Wires configuration to loops, listeners and the worker; tests start it without argv.
-        .target(name: "RuntimeServer", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeHTTP"],
+        .target(name: "RuntimeServer", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeHTTP", "RuntimeObjects"],
                 path: "Runtime/Server", exclude: ["README.md"], swiftSettings: hotPath),
         .executableTarget(
             name: "RuntimeCLI",
             dependencies: [
-                "RuntimeServer", "HelloApp",
+                "RuntimeServer", "ExamplesApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Runtime/CLI", swiftSettings: strict),
 
         // Apps depend on RuntimeAPI only.
-        .target(name: "HelloApp", dependencies: ["RuntimeAPI"], path: "Apps/Examples/Hello", swiftSettings: strict),
+        .target(name: "ExamplesApp", dependencies: ["RuntimeAPI"], path: "Apps/Examples", swiftSettings: strict),
 
         .executableTarget(
             name: "Bench",
@@ -69,7 +77,12 @@ let package = Package(
 
         .testTarget(name: "IOTests", dependencies: ["RuntimeIO"], swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["RuntimeHTTP", "RuntimeAPI"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["RuntimeServer", "RuntimeAPI", "HelloApp"],
+        .testTarget(name: "ServerTests", dependencies: ["RuntimeServer", "RuntimeAPI", "ExamplesApp"],
+                    swiftSettings: strict),
+        .testTarget(name: "CryptoTests", dependencies: ["RuntimeCrypto"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["RuntimeStorage", "RuntimeAPI", "RuntimeIO"],
+                    swiftSettings: strict),
+        .testTarget(name: "ObjectsTests", dependencies: ["RuntimeObjects", "RuntimeServer", "RuntimeAPI", "ExamplesApp"],
                     swiftSettings: strict),
     ]
 )

@@ -5,11 +5,39 @@ public protocol Worker: Sendable {
     func fetch(_ request: Request, env: Env, ctx: ExecutionContext) async throws -> Response
 }
 
-/// What the runtime binds for an app: plain variables now, more bindings as they land.
+/// What the runtime binds for an app: variables and Durable Object namespaces (more as they land).
 public struct Env: Sendable {
     /// Plain-text variables from the app's configuration.
     public var vars: [String: String]
-    public init(vars: [String: String] = [:]) { self.vars = vars }
+    /// Durable Object namespaces by binding name.
+    public var objects: [String: any ObjectNamespace]
+
+    public init(vars: [String: String] = [:], objects: [String: any ObjectNamespace] = [:]) {
+        self.vars = vars
+        self.objects = objects
+    }
+
+    /// The namespace bound as `binding`; throws a 500-class error naming the missing binding.
+    public func namespace(_ binding: String) throws -> any ObjectNamespace {
+        guard let namespace = objects[binding] else {
+            throw HTTPError(500, "no Durable Object namespace is bound as \(binding)")
+        }
+        return namespace
+    }
+}
+
+/// An app: its worker and the Durable Object classes it binds (binding name → class).
+public struct App: Sendable {
+    public var worker: any Worker
+    public var objectClasses: [String: any DurableObject.Type]
+    public var vars: [String: String]
+
+    public init(worker: any Worker, objectClasses: [String: any DurableObject.Type] = [:],
+                vars: [String: String] = [:]) {
+        self.worker = worker
+        self.objectClasses = objectClasses
+        self.vars = vars
+    }
 }
 
 /// Per-request context. `waitUntil` lets work outlive the response: the runtime keeps the

@@ -1,5 +1,5 @@
 import ArgumentParser
-import HelloApp
+import ExamplesApp
 import RuntimeHTTP
 import RuntimeIO
 import RuntimeServer
@@ -37,6 +37,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Time in-flight requests get to finish after SIGTERM/SIGINT.")
     var shutdownGrace = "10s"
 
+    @Option(help: "Drop a Durable Object from memory after this long without events (its storage stays).")
+    var objectIdleTimeout = "30s"
+
     @Option(help: "Longest request line in bytes; longer gets 414.")
     var maxRequestLineBytes = HTTPLimits.defaultMaxRequestLineBytes
 
@@ -52,7 +55,8 @@ struct Serve: ParsableCommand {
     func validate() throws {
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
         for (flag, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout),
-                              ("--request-timeout", requestTimeout), ("--shutdown-grace", shutdownGrace)]
+                              ("--request-timeout", requestTimeout), ("--shutdown-grace", shutdownGrace),
+                              ("--object-idle-timeout", objectIdleTimeout)]
         where Duration.parse(value) == nil {
             throw ValidationError("\(flag) \"\(value)\": expected a duration such as 10s, 500ms or 2m")
         }
@@ -65,11 +69,12 @@ struct Serve: ParsableCommand {
                                     headerTimeout: Duration.parse(headerTimeout)!,
                                     requestTimeout: Duration.parse(requestTimeout)!)
         let config = ServerConfig(listen: listen, threads: threads, stateDirectory: stateDir, http: http,
-                                  accessLog: accessLog, shutdownGrace: Duration.parse(shutdownGrace)!)
+                                  accessLog: accessLog, shutdownGrace: Duration.parse(shutdownGrace)!,
+                                  objectIdleTimeout: Duration.parse(objectIdleTimeout)!)
         let signals = ShutdownSignals()  // before any thread starts, so every thread inherits the mask
         let server: Server
         do {
-            server = try Server(config: config, worker: HelloWorker())
+            server = try Server(config: config, app: BuiltinApp.make())
         } catch {
             throw ValidationError("cannot start: \(error)")
         }

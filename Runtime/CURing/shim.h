@@ -33,6 +33,7 @@ static const uint32_t curing_setup_submit_all = IORING_SETUP_SUBMIT_ALL;
 static const uint32_t curing_setup_cqsize = IORING_SETUP_CQSIZE;
 static const uint32_t curing_feat_ext_arg = IORING_FEAT_EXT_ARG;
 static const uint32_t curing_async_cancel_all = IORING_ASYNC_CANCEL_ALL;
+static const uint32_t curing_fsync_datasync = IORING_FSYNC_DATASYNC;
 
 /// Maps and registers a provided-buffer ring of `entries` slots (a power of two)
 /// for buffer group `group`. Returns the ring or NULL with `*error` set to a

@@ -62,7 +62,9 @@ extension HTTPServerConnection {
         let writer = ConnectionBodyWriter(connection: self, chunked: chunked)
         do {
             try await produce(writer)
+            await loop.hopHere()
         } catch {
+            await loop.hopHere()
             // The status is already on the wire; all we can do is cut the body short, which the client
             // sees as a missing last chunk (or a short body) and the close.
             closeAfterResponse = true

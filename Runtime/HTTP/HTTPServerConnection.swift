@@ -198,6 +198,9 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
             var next: Exchange? = first
             while let exchange = next {
                 let response = await responder.respond(to: exchange.request)
+                // The worker may have called an object on another loop; come back before touching
+                // this connection.
+                await self.loop.hopHere()
                 await self.send(response, for: exchange.head, started: exchange.started)
                 next = await self.nextExchange()
             }

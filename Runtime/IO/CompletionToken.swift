@@ -42,4 +42,5 @@ public enum IOOperation: UInt8, Sendable {
     case cancel
     case wakeup
     case shutdown
+    case fsync
 }

@@ -37,3 +37,14 @@ public final class LoopTaskExecutor: TaskExecutor, @unchecked Sendable {
         UnownedTaskExecutor(ordinary: self)
     }
 }
+
+extension Loop {
+    /// Continues the calling task on this loop's thread. Use inside
+    /// `withTaskExecutorPreference(loop.taskExecutor)`, where later code then stays on the loop.
+    public func hopHere() async {
+        if inLoop { return }
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            execute { continuation.resume() }
+        }
+    }
+}

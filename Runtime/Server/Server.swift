@@ -1,6 +1,7 @@
 import RuntimeAPI
 import RuntimeHTTP
 import RuntimeIO
+import RuntimeObjects
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -13,6 +14,8 @@ public final class Server: Sendable {
     /// The address actually bound (the port is real even when the config asked for port 0).
     public let address: SocketAddress
     let group: LoopGroup
+    /// The app's Durable Objects.
+    public let objects: ObjectRuntime
     private let waitUntil = WaitUntilTracker()
     private let perLoop: [LoopParts]
     private let stopped = Mutex(false)
@@ -24,8 +27,14 @@ public final class Server: Sendable {
         var responder: WorkerResponder?
     }
 
-    /// Binds, starts the loops and begins accepting. Throws with the cause (port in use, io_uring refused).
-    public init(config: ServerConfig, worker: any Worker, env: Env = Env()) throws {
+    /// Serves a worker with no objects.
+    public convenience init(config: ServerConfig, worker: any Worker) throws {
+        try self.init(config: config, app: App(worker: worker))
+    }
+
+    /// Binds, starts the loops and begins accepting. Throws with the cause (port in use, io_uring refused,
+    /// state directory not writable).
+    public init(config: ServerConfig, app: App) throws {
         self.config = config
         try Self.prepareStateDirectory(config.stateDirectory)
         let requested = try SocketAddress(config.listen)
@@ -41,6 +50,20 @@ public final class Server: Sendable {
             throw error
         }
         address = first.bound
+        do {
+            objects = try ObjectRuntime(
+                loops: group.loops,
+                config: ObjectsConfig(stateDirectory: config.stateDirectory, idleTimeout: config.objectIdleTimeout,
+                                      alarmRetryBase: config.alarmRetryBase),
+                classes: app.objectClasses, vars: app.vars)
+        } catch {
+            group.stop()
+            group.join()
+            for fd in descriptors { close(fd) }
+            throw error
+        }
+        let env = objects.env
+        let worker = app.worker
         perLoop = group.loops.map { _ in LoopParts() }
         for (index, loop) in group.loops.enumerated() {
             let parts = perLoop[index]
@@ -129,6 +152,14 @@ public final class Server: Sendable {
             }
         }
         while done.withLock({ $0 }) < group.loops.count { usleep(1_000) }
+        // Close object databases; their commits are durable by now (responses waited for them).
+        let closed = Mutex(false)
+        Task {
+            await objects.evictIdle()
+            closed.withLock { $0 = true }
+        }
+        let closeDeadline = MonotonicClock.now() + 2_000_000_000
+        while !closed.withLock({ $0 }), MonotonicClock.now() < closeDeadline { usleep(1_000) }
         // Let the closes complete before the loops stop.
         usleep(20_000)
         group.stop()

@@ -1,5 +1,6 @@
 import RuntimeHTTP
 import RuntimeIO
+import RuntimeObjects
 
 /// How `runtime serve` runs: where it listens, how many loops, where state lives, HTTP limits.
 public struct ServerConfig: Sendable {
@@ -14,10 +15,16 @@ public struct ServerConfig: Sendable {
     /// Write one JSON line per request to standard output.
     public var accessLog: Bool
     public var shutdownGrace: Duration
+    /// See `ObjectsConfig.defaultIdleTimeout`.
+    public var objectIdleTimeout: Duration
+    /// See `ObjectsConfig.defaultAlarmRetryBase`.
+    public var alarmRetryBase: Duration
 
     public init(listen: String = "127.0.0.1:8787", threads: Int = LoopGroup.processorCount,
                 stateDirectory: String = ".runtime-state", http: HTTPServerConfig = HTTPServerConfig(),
-                io: IOLimits = IOLimits(), accessLog: Bool = true, shutdownGrace: Duration = defaultShutdownGrace) {
+                io: IOLimits = IOLimits(), accessLog: Bool = true, shutdownGrace: Duration = defaultShutdownGrace,
+                objectIdleTimeout: Duration = ObjectsConfig.defaultIdleTimeout,
+                alarmRetryBase: Duration = ObjectsConfig.defaultAlarmRetryBase) {
         self.listen = listen
         self.threads = threads
         self.stateDirectory = stateDirectory
@@ -25,5 +32,7 @@ public struct ServerConfig: Sendable {
         self.io = io
         self.accessLog = accessLog
         self.shutdownGrace = shutdownGrace
+        self.objectIdleTimeout = objectIdleTimeout
+        self.alarmRetryBase = alarmRetryBase
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import HelloApp
+import ExamplesApp
 import RuntimeServer
 #if canImport(Glibc)
 import Glibc

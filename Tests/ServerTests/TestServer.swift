@@ -1,4 +1,4 @@
-import HelloApp
+import ExamplesApp
 import RuntimeAPI
 import RuntimeHTTP
 import RuntimeServer

@@ -1,0 +1,43 @@
+import RuntimeAPI
+import RuntimeIO
+import RuntimeStorage
+
+/// The objects living on one loop: the registry that guarantees one host per id, and the loop's
+/// group commit. Only this loop touches it, which is what makes "exactly one live instance per id"
+/// hold even when the first requests for an id race: they all end up here, one at a time.
+///
+/// Threading: loop-bound.
+final class LoopObjects: @unchecked Sendable {
+    let loop: Loop
+    let groupCommit: GroupCommit
+    private var hosts: [String: ObjectHost] = [:]
+    /// Instances created on this loop since start (tests and stats).
+    var instancesCreated = 0
+
+    init(loop: Loop) {
+        self.loop = loop
+        groupCommit = GroupCommit(loop: loop)
+    }
+
+    /// The host for `id`, created on first use.
+    func host(_ namespace: ObjectNamespaceRuntime, _ id: ObjectID) -> ObjectHost {
+        loop.preconditionOnLoop()
+        let key = namespace.name + "/" + id.hex
+        if let host = hosts[key] { return host }
+        let host = ObjectHost(namespace: namespace, id: id, loopObjects: self)
+        hosts[key] = host
+        return host
+    }
+
+    func remove(_ host: ObjectHost) {
+        if hosts[host.key] === host { hosts[host.key] = nil }
+    }
+
+    /// Objects with a live instance on this loop.
+    var liveInstances: Int { hosts.values.filter(\.isLive).count }
+
+    /// Evicts every object that can be (shutdown and tests).
+    func evictIdle() {
+        for host in Array(hosts.values) where host.isIdleForEviction { host.evict() }
+    }
+}

@@ -1,0 +1,42 @@
+import RuntimeAPI
+import RuntimeIO
+
+/// A namespace as the runtime implements it: ids, stubs, and delivery of events to the owning loop.
+final class ObjectNamespaceRuntime: ObjectNamespace, ObjectDelivery, @unchecked Sendable {
+    let name: String
+    let objectClass: any DurableObject.Type
+    let ids: ObjectIDs
+    let directory: String
+    unowned let runtime: ObjectRuntime
+
+    init(name: String, objectClass: any DurableObject.Type, uniqueKey: [UInt8], directory: String,
+         runtime: ObjectRuntime) {
+        self.name = name
+        self.objectClass = objectClass
+        self.ids = ObjectIDs(namespace: name, uniqueKey: uniqueKey)
+        self.directory = directory
+        self.runtime = runtime
+    }
+
+    func idFromName(_ name: String) -> ObjectID { ids.fromName(name) }
+    func newUniqueId() -> ObjectID { ids.unique() }
+    func idFromString(_ hex: String) throws -> ObjectID { try ids.parse(hex) }
+    func get(_ id: ObjectID) -> ObjectStub { ObjectStub(id: id, delivery: self) }
+
+    func databasePath(for id: ObjectID) -> String { directory + "/" + id.hex + ".sqlite" }
+
+    func fetch(_ id: ObjectID, _ request: Request) async throws -> Response {
+        try await runtime.deliver(to: self, id) { instance in try await instance.fetch(request) }
+    }
+
+    func run<Object: DurableObject, Result: Sendable>(
+        _ id: ObjectID, as type: Object.Type, _ body: @escaping @Sendable (isolated Object) async throws -> Result
+    ) async throws -> Result {
+        try await runtime.deliver(to: self, id) { instance in
+            guard let typed = instance as? Object else {
+                throw HTTPError(500, "object \(id) of namespace \(self.name) is a \(Swift.type(of: instance)), not a \(type)")
+            }
+            return try await body(typed)
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import RuntimeAPI
+import RuntimeCrypto
+import RuntimeIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Durable Objects side of a running server: namespaces (one per class binding), the per-loop
+/// registries, and the alarm scheduler. An object is pinned to one loop by its id, and every event
+/// for it runs there.
+public final class ObjectRuntime: @unchecked Sendable {
+    public let config: ObjectsConfig
+    let loops: [Loop]
+    let perLoop: [LoopObjects]
+    private(set) var namespaces: [String: ObjectNamespaceRuntime] = [:]
+    /// What the app's worker and objects see.
+    public private(set) var env = Env()
+    private(set) var alarms: AlarmScheduler!
+
+    struct SetupError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    /// Prepares namespace directories and keys and loads the alarm index. Runs before serving starts.
+    public init(loops: [Loop], config: ObjectsConfig, classes: [String: any DurableObject.Type],
+                vars: [String: String] = [:]) throws {
+        precondition(!loops.isEmpty, "objects need at least one loop")
+        self.config = config
+        self.loops = loops
+        perLoop = loops.map { LoopObjects(loop: $0) }
+        try Self.makeDirectory(config.objectsDirectory)
+        var objects: [String: any ObjectNamespace] = [:]
+        for (binding, objectClass) in classes.sorted(by: { $0.key < $1.key }) {
+            guard Self.isValidBinding(binding) else {
+                throw SetupError(message: "object binding \"\(binding)\": use letters, digits and _ only")
+            }
+            let directory = config.objectsDirectory + "/" + binding
+            try Self.makeDirectory(directory)
+            let key = try Self.loadOrCreateKey(directory + "/namespace.key")
+            let namespace = ObjectNamespaceRuntime(name: binding, objectClass: objectClass, uniqueKey: key,
+                                                   directory: directory, runtime: self)
+            namespaces[binding] = namespace
+            objects[binding] = namespace
+        }
+        env = Env(vars: vars, objects: objects)
+        alarms = try AlarmScheduler(loop: loops[0], path: config.objectsDirectory + "/alarms.sqlite", runtime: self)
+        alarms.start()
+    }
+
+    static func isValidBinding(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A)
+            || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }
+    }
+
+    /// The loop an object lives on: fixed by its id.
+    func loopIndex(for id: ObjectID) -> Int {
+        var value: UInt64 = 0
+        for byte in id.bytes.prefix(8) { value = value << 8 | UInt64(byte) }
+        return Int(value % UInt64(loops.count))
+    }
+
+    /// Runs `body` as an event of object `id`, on the object's loop.
+    func deliver<Result>(to namespace: ObjectNamespaceRuntime, _ id: ObjectID,
+                         _ body: (any DurableObject) async throws -> Result) async throws -> Result {
+        let index = loopIndex(for: id)
+        let loop = loops[index]
+        let objects = perLoop[index]
+        return try await withTaskExecutorPreference(loop.taskExecutor) {
+            await loop.hopHere()
+            return try await objects.host(namespace, id).deliver(body)
+        }
+    }
+
+    /// Runs a due alarm (called by the scheduler); false when the handler failed.
+    func runAlarm(namespace name: String, id: ObjectID) async -> Bool {
+        guard let namespace = namespaces[name] else { return true }
+        let index = loopIndex(for: id)
+        let loop = loops[index]
+        let objects = perLoop[index]
+        return await withTaskExecutorPreference(loop.taskExecutor) {
+            await loop.hopHere()
+            return await objects.host(namespace, id).runAlarm()
+        }
+    }
+
+    /// Deletes an alarm that failed every attempt.
+    func giveUpAlarm(namespace name: String, id: ObjectID) async {
+        guard let namespace = namespaces[name] else { return }
+        _ = try? await deliver(to: namespace, id) { _ in
+            let storage = try await self.storage(namespace, id)
+            try storage.deleteAlarm()
+        }
+    }
+
+    private func storage(_ namespace: ObjectNamespaceRuntime, _ id: ObjectID) async throws -> any DurableObjectStorage {
+        try perLoop[loopIndex(for: id)].host(namespace, id).openStorage()
+    }
+
+    /// Objects with a live instance, across loops.
+    public func liveInstances() async -> Int {
+        var total = 0
+        for objects in perLoop {
+            total += await withCheckedContinuation { continuation in
+                objects.loop.execute { continuation.resume(returning: objects.liveInstances) }
+            }
+        }
+        return total
+    }
+
+    /// Instances created since start, across loops.
+    public func instancesCreated() async -> Int {
+        var total = 0
+        for objects in perLoop {
+            total += await withCheckedContinuation { continuation in
+                objects.loop.execute { continuation.resume(returning: objects.instancesCreated) }
+            }
+        }
+        return total
+    }
+
+    /// Evicts every idle object now (tests; shutdown closes databases this way).
+    public func evictIdle() async {
+        for objects in perLoop {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                objects.loop.execute {
+                    objects.evictIdle()
+                    continuation.resume()
+                }
+            }
+        }
+    }
+
+    // MARK: Files
+
+    static func makeDirectory(_ path: String) throws {
+        if mkdir(path, 0o700) != 0, errno != EEXIST {
+            throw SetupError(message: "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The namespace's secret: ids are derived from it, so it is created once and kept (0600).
+    static func loadOrCreateKey(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            defer { close(fd) }
+            var key = [UInt8](repeating: 0, count: 32)
+            let count = key.withUnsafeMutableBytes { read(fd, $0.baseAddress, 32) }
+            guard count == 32 else { throw SetupError(message: "namespace key \(path) is damaged (expected 32 bytes)") }
+            return key
+        }
+        let key = SecureRandom.bytes(32)
+        let temporary = path + ".tmp"
+        let out = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard out >= 0 else { throw SetupError(message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        let written = key.withUnsafeBytes { write(out, $0.baseAddress, 32) }
+        fsync(out)
+        close(out)
+        guard written == 32, rename(temporary, path) == 0 else {
+            throw SetupError(message: "cannot write namespace key \(path)")
+        }
+        return key
+    }
+}

@@ -1,0 +1,142 @@
+import RuntimeIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Commits every dirty object database of a loop at the end of the loop turn, then makes the commits
+/// durable with asynchronous fdatasyncs of their WAL files through io_uring. All commits of a turn form
+/// one batch: the batch is durable when its last sync completes, and batches become durable in order.
+/// Meanwhile the loop keeps running events (their writes go into the next batch).
+///
+/// So many events share one COMMIT per object per turn, and many objects share the wait for the disk
+/// (the file system batches concurrent syncs into one journal commit).
+///
+/// A failed COMMIT or sync breaks the storage concerned: its transaction is rolled back (or its state
+/// is unknown), everyone waiting on it gets `StorageError.objectReset`, and its owner resets the object.
+///
+/// Threading: loop-bound; one per loop.
+public final class GroupCommit: EndOfTurnHandler {
+    public let loop: Loop
+    private var dirty: [ObjectStorage] = []
+    private var scheduled = false
+    private var batches: [Batch] = []
+    private var nextBatchNumber: UInt64 = 0
+    /// Commits made and batches synced, for tests and `bench`.
+    public private(set) var commitCount = 0
+    public private(set) var syncCount = 0
+
+    final class Batch {
+        let number: UInt64
+        var members: [(storage: ObjectStorage, sequence: UInt64)] = []
+        var pendingSyncs = 0
+        var failures: [ObjectIdentifier: String] = [:]
+        init(number: UInt64) { self.number = number }
+    }
+
+    public init(loop: Loop) { self.loop = loop }
+
+    /// Called by storage when it opens an implicit transaction.
+    func markDirty(_ storage: ObjectStorage) {
+        dirty.append(storage)
+        if !scheduled {
+            scheduled = true
+            loop.atEndOfTurn(self)
+        }
+    }
+
+    public func endOfTurn() {
+        scheduled = false
+        let candidates = dirty
+        dirty = []
+        let batch = Batch(number: nextBatchNumber)
+        nextBatchNumber += 1
+        for storage in candidates where storage.broken == nil {
+            guard storage.canCommit else {
+                // A transaction {} is still open (it cannot be: they are synchronous); try next turn.
+                if storage.database.inTransaction { markDirty(storage) }
+                continue
+            }
+            do {
+                try storage.commit()
+                commitCount += 1
+                batch.members.append((storage, storage.committedSequence))
+            } catch {
+                storage.fail("commit failed: \(error)")
+            }
+        }
+        guard !batch.members.isEmpty else { return }
+        batches.append(batch)
+        for member in batch.members {
+            startSyncs(for: member.storage, in: batch)
+        }
+        if batch.pendingSyncs == 0 { completeBatches() }
+    }
+
+    private func startSyncs(for storage: ObjectStorage, in batch: Batch) {
+        if storage.walFD < 0 {
+            storage.walFD = open(storage.database.walPath, O_RDWR | O_CLOEXEC)
+            if storage.walFD < 0 {
+                batch.failures[ObjectIdentifier(storage)] = "cannot open WAL \(storage.database.walPath): errno \(errno)"
+                return
+            }
+        }
+        var descriptors: [(fd: Int32, close: Bool)] = [(storage.walFD, false)]
+        if storage.needsDirectorySync {
+            storage.needsDirectorySync = false
+            let directory = Self.directory(of: storage.database.path)
+            let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if fd >= 0 {
+                descriptors.append((fd, true))
+                // The database file itself was written by SQLite without sync when it was created.
+                let dbFD = open(storage.database.path, O_RDWR | O_CLOEXEC)
+                if dbFD >= 0 { descriptors.append((dbFD, true)) }
+            }
+        }
+        for descriptor in descriptors {
+            batch.pendingSyncs += 1
+            FileSync.start(loop: loop, fd: descriptor.fd) { [weak self] result in
+                if descriptor.close { close(descriptor.fd) }
+                if result < 0 {
+                    batch.failures[ObjectIdentifier(storage)] = "fdatasync failed: errno \(-result)"
+                }
+                batch.pendingSyncs -= 1
+                self?.syncCount += 1
+                if batch.pendingSyncs == 0 { self?.completeBatches() }
+            }
+        }
+    }
+
+    /// Resolves finished batches in order: a later batch never reports durable before an earlier one.
+    private func completeBatches() {
+        while let first = batches.first, first.pendingSyncs == 0 {
+            batches.removeFirst()
+            for member in first.members {
+                if let failure = first.failures[ObjectIdentifier(member.storage)] {
+                    member.storage.fail(failure)
+                } else {
+                    member.storage.markDurable(upTo: member.sequence)
+                    checkpointIfLarge(member.storage)
+                }
+            }
+        }
+    }
+
+    private func checkpointIfLarge(_ storage: ObjectStorage) {
+        guard storage.walPages >= ObjectStorage.checkpointPages, !storage.database.inTransaction,
+              storage.durableSequence == storage.committedSequence else { return }
+        do {
+            try storage.database.checkpoint()
+            storage.walPages = 0
+        } catch {
+            // A failed checkpoint loses nothing (the WAL still holds every commit); try again later.
+        }
+    }
+
+    /// True when nothing is waiting to commit or to become durable.
+    public var isIdle: Bool { dirty.isEmpty && batches.isEmpty }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}

@@ -1,0 +1,329 @@
+import CSQLite
+import RuntimeAPI
+import RuntimeIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One Durable Object's storage: its SQLite database with the SQL API, the key-value API (table
+/// `_rt_kv`) and the alarm (table `_rt_meta`).
+///
+/// Implicit transactions: the first write of a loop turn opens `BEGIN` and marks the storage dirty in
+/// the loop's `GroupCommit`, which commits it at the end of the turn. Each implicit transaction gets a
+/// sequence number; `committedSequence` and `durableSequence` say how far commits have got, and
+/// `waitUntilDurable()` is the output gate's wait.
+///
+/// Threading: loop-bound (the object's loop). `@unchecked Sendable` because apps hold it from their
+/// object actor, which runs on that same loop.
+public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked Sendable {
+    public let database: SQLiteDatabase
+    let groupCommit: GroupCommit
+    /// Number of the open (or last) implicit transaction.
+    public private(set) var writeSequence: UInt64 = 0
+    public internal(set) var committedSequence: UInt64 = 0
+    public internal(set) var durableSequence: UInt64 = 0
+    /// Set when a commit or sync failed; every later wait throws it until the object is reset.
+    public internal(set) var broken: StorageError?
+    private var savepointDepth = 0
+    private var durabilityWaiters: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    /// Descriptor of the WAL file, opened after the first commit (SQLite creates the file lazily).
+    var walFD: Int32 = -1
+    /// The first commit of a new database must also make its directory entries durable.
+    var needsDirectorySync: Bool
+    /// Pages in the WAL after the last commit (from sqlite3_wal_hook); drives checkpoints.
+    var walPages: Int32 = 0
+    /// The alarm as committed in the database, and whether the open transaction changed it.
+    private var alarmInTransaction: Int64?? = nil
+    /// True while `alarm()` runs: the alarm reads as deleted until the handler finishes.
+    public var alarmRunning = false
+    /// Called after a commit that changed the alarm, with the new time (nil: deleted).
+    public var onAlarmCommitted: ((Int64?) -> Void)?
+
+    /// WAL pages past which a checkpoint runs after the commit is durable (about 4 MiB at 4 KiB pages).
+    public static let checkpointPages: Int32 = 1000
+
+    public init(path: String, groupCommit: GroupCommit) throws {
+        let existed = access(path, F_OK) == 0
+        database = try SQLiteDatabase(path: path)
+        self.groupCommit = groupCommit
+        needsDirectorySync = !existed
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS _rt_kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS _rt_meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;
+            """)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        sqlite3_wal_hook(database.handle, { context, _, _, pages in
+            if let context { Unmanaged<ObjectStorage>.fromOpaque(context).takeUnretainedValue().walPages = pages }
+            return SQLITE_OK
+        }, context)
+    }
+
+    /// Closes the database. Call only when nothing is pending (`isIdle`).
+    public func close() {
+        sqlite3_wal_hook(database.handle, nil, nil)
+        if walFD >= 0 { Glibc.close(walFD) }
+        walFD = -1
+        database.close()
+    }
+
+    /// No open transaction and every commit durable: safe to evict.
+    public var isIdle: Bool { !database.inTransaction && durableSequence == committedSequence && broken == nil }
+
+    public var sql: any SQLStorage { self }
+
+    // MARK: Implicit transactions
+
+    /// Opens the turn's implicit transaction before a write.
+    func beginWrite() throws {
+        if let broken { throw broken }
+        guard !database.inTransaction else { return }
+        do {
+            try database.execute("BEGIN")
+        } catch {
+            throw StorageError.sql(code: error.code, message: error.message)
+        }
+        writeSequence += 1
+        groupCommit.markDirty(self)
+    }
+
+    /// Whether the group commit may commit now (no `transaction {}` is open).
+    var canCommit: Bool { database.inTransaction && savepointDepth == 0 }
+
+    /// COMMITs the implicit transaction (no fsync: `GroupCommit` syncs the WAL).
+    func commit() throws(SQLiteError) {
+        try database.execute("COMMIT")
+        committedSequence = writeSequence
+        if let change = alarmInTransaction {
+            alarmInTransaction = nil
+            onAlarmCommitted?(change)
+        }
+    }
+
+    /// Rolls back after a failed commit and breaks the storage, failing everyone waiting.
+    func fail(_ reason: String) {
+        if database.inTransaction { try? database.execute("ROLLBACK") }
+        alarmInTransaction = nil
+        let error = StorageError.objectReset(reason)
+        broken = error
+        let waiters = durabilityWaiters
+        durabilityWaiters = []
+        for waiter in waiters { waiter.continuation.resume(throwing: error) }
+    }
+
+    /// Marks commits up to `sequence` durable and releases the responses waiting for them.
+    func markDurable(upTo sequence: UInt64) {
+        durableSequence = max(durableSequence, sequence)
+        guard !durabilityWaiters.isEmpty else { return }
+        var remaining: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        for waiter in durabilityWaiters {
+            if waiter.sequence <= durableSequence { waiter.continuation.resume() } else { remaining.append(waiter) }
+        }
+        durabilityWaiters = remaining
+    }
+
+    /// The output gate: returns once every write made so far is durable; throws if its commit failed.
+    public func waitUntilDurable() async throws {
+        if let broken { throw broken }
+        let target = database.inTransaction ? writeSequence : committedSequence
+        guard durableSequence < target else { return }
+        try await withCheckedThrowingContinuation { continuation in
+            durabilityWaiters.append((target, continuation))
+        }
+    }
+
+    // MARK: SQL
+
+    public func exec(_ sql: String, _ bindings: [SQLValue]) throws -> SQLCursor {
+        if let broken { throw broken }
+        return try database.runAppSQL(sql, bindings) { try beginWrite() }
+    }
+
+    public var databaseSize: Int { database.size }
+
+    // MARK: Key-value
+
+    static func check(key: String) throws {
+        let bytes = key.utf8.count
+        guard bytes <= StorageLimits.maxKeyBytes else {
+            throw StorageError.keyTooLarge(bytes: bytes, limit: StorageLimits.maxKeyBytes)
+        }
+    }
+
+    static func check(batch count: Int) throws {
+        guard count <= StorageLimits.maxBatchKeys else {
+            throw StorageError.tooManyKeys(count: count, limit: StorageLimits.maxBatchKeys)
+        }
+    }
+
+    public func get(_ key: String) throws -> [UInt8]? {
+        try Self.check(key: key)
+        return try run { try database.scalar("SELECT value FROM _rt_kv WHERE key = ?", [.text(key)]) }?.bytes
+    }
+
+    public func get(_ keys: [String]) throws -> [String: [UInt8]] {
+        try Self.check(batch: keys.count)
+        var found: [String: [UInt8]] = [:]
+        for key in keys {
+            if let value = try get(key) { found[key] = value }
+        }
+        return found
+    }
+
+    public func put(_ key: String, _ value: [UInt8]) throws {
+        try Self.check(key: key)
+        guard value.count <= StorageLimits.maxValueBytes else {
+            throw StorageError.valueTooLarge(bytes: value.count, limit: StorageLimits.maxValueBytes)
+        }
+        try beginWrite()
+        try run { try database.query("INSERT OR REPLACE INTO _rt_kv (key, value) VALUES (?, ?)", [.text(key), .blob(value)]) }
+    }
+
+    public func put(_ entries: [String: [UInt8]]) throws {
+        try Self.check(batch: entries.count)
+        for (key, value) in entries {
+            try Self.check(key: key)
+            guard value.count <= StorageLimits.maxValueBytes else {
+                throw StorageError.valueTooLarge(bytes: value.count, limit: StorageLimits.maxValueBytes)
+            }
+        }
+        try transaction {
+            for (key, value) in entries { try put(key, value) }
+        }
+    }
+
+    @discardableResult
+    public func delete(_ key: String) throws -> Bool {
+        try Self.check(key: key)
+        try beginWrite()
+        try run { try database.query("DELETE FROM _rt_kv WHERE key = ?", [.text(key)]) }
+        return database.changes > 0
+    }
+
+    @discardableResult
+    public func delete(_ keys: [String]) throws -> Int {
+        try Self.check(batch: keys.count)
+        var count = 0
+        try transaction {
+            for key in keys {
+                if try delete(key) { count += 1 }
+            }
+        }
+        return count
+    }
+
+    public func list(_ options: ListOptions) throws -> [(key: String, value: [UInt8])] {
+        if let limit = options.limit, limit <= 0 { throw StorageError.invalidArgument("list limit must be positive") }
+        var conditions: [String] = []
+        var bindings: [SQLValue] = []
+        if let start = options.start {
+            conditions.append("key >= ?")
+            bindings.append(.text(start))
+        }
+        if let end = options.end {
+            conditions.append("key < ?")
+            bindings.append(.text(end))
+        }
+        if let prefix = options.prefix, !prefix.isEmpty {
+            // Keys starting with the prefix sort between the prefix and the prefix followed by the
+            // highest byte; compared as blobs so the bound is exact for any UTF-8.
+            conditions.append("CAST(key AS BLOB) >= CAST(? AS BLOB) AND substr(CAST(key AS BLOB), 1, ?) = CAST(? AS BLOB)")
+            bindings.append(.text(prefix))
+            bindings.append(.integer(Int64(prefix.utf8.count)))
+            bindings.append(.text(prefix))
+        }
+        var sql = "SELECT key, value FROM _rt_kv"
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        sql += options.reverse ? " ORDER BY key DESC" : " ORDER BY key ASC"
+        if let limit = options.limit { sql += " LIMIT \(limit)" }
+        let rows = try run { try database.query(sql, bindings) }
+        return rows.map { (key: $0[0].string ?? "", value: $0[1].bytes ?? []) }
+    }
+
+    // MARK: Transactions
+
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try beginWrite()
+        savepointDepth += 1
+        let name = "_rt_savepoint_\(savepointDepth)"
+        defer { savepointDepth -= 1 }
+        try run { try database.execute("SAVEPOINT \(name)") }
+        let alarmBefore = alarmInTransaction
+        do {
+            let result = try body()
+            try run { try database.execute("RELEASE \(name)") }
+            return result
+        } catch {
+            try? database.execute("ROLLBACK TO \(name)")
+            try? database.execute("RELEASE \(name)")
+            alarmInTransaction = alarmBefore
+            throw error
+        }
+    }
+
+    public func deleteAll() throws {
+        try beginWrite()
+        try transaction {
+            let tables = try run {
+                try database.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_rt\\_%' ESCAPE '\\'")
+            }
+            try run {
+                // foreign_keys cannot change inside a transaction; deferring the checks to COMMIT lets
+                // tables that reference each other be dropped in any order.
+                try database.execute("PRAGMA defer_foreign_keys=ON")
+                for row in tables {
+                    guard let name = row[0].string else { continue }
+                    try database.execute("DROP TABLE IF EXISTS \(Self.quotedIdentifier(name))")
+                }
+                try database.execute("DELETE FROM _rt_kv")
+            }
+            try deleteAlarm()
+        }
+    }
+
+    // MARK: Alarm
+
+    public func setAlarm(atMilliseconds time: Int64) throws {
+        try beginWrite()
+        try run { try database.query("INSERT OR REPLACE INTO _rt_meta (name, value) VALUES ('alarm', ?)", [.integer(time)]) }
+        alarmInTransaction = .some(time)
+        alarmRunning = false
+    }
+
+    public func getAlarm() throws -> Int64? {
+        if alarmRunning { return nil }
+        return try storedAlarm()
+    }
+
+    /// The alarm as stored, regardless of a running handler.
+    public func storedAlarm() throws -> Int64? {
+        try run { try database.scalar("SELECT value FROM _rt_meta WHERE name = 'alarm'") }.flatMap { value in
+            if case .integer(let time) = value { return time }
+            return nil
+        }
+    }
+
+    public func deleteAlarm() throws {
+        try beginWrite()
+        try run { try database.query("DELETE FROM _rt_meta WHERE name = 'alarm'") }
+        alarmInTransaction = .some(nil)
+    }
+
+    /// `name` as a double-quoted SQL identifier.
+    static func quotedIdentifier(_ name: String) -> String {
+        var out = "\""
+        for character in name {
+            out.append(character)
+            if character == "\"" { out.append("\"") }
+        }
+        return out + "\""
+    }
+
+    /// Runs runtime SQL, turning SQLite's error into the app-facing one.
+    private func run<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SQLiteError {
+            throw StorageError.sql(code: error.code, message: error.message)
+        }
+    }
+}

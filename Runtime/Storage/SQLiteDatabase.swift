@@ -1,0 +1,228 @@
+import CSQLite
+import RuntimeAPI
+
+/// One SQLite database file, opened in WAL mode. Generic: it knows nothing of objects.
+///
+/// Durability is not SQLite's job here: the database runs with `synchronous=OFF` (COMMIT writes the WAL
+/// but does not fsync) and `wal_autocheckpoint=0`, because `GroupCommit` fdatasyncs the WAL itself,
+/// asynchronously and shared across commits, and runs checkpoints with full sync.
+///
+/// App SQL runs under an authorizer that refuses the runtime's `_rt_` tables, transaction control,
+/// ATTACH and PRAGMAs; the runtime's own SQL (string literals in this module) runs unchecked.
+///
+/// Threading: belongs to one loop thread; not Sendable.
+public final class SQLiteDatabase {
+    let handle: OpaquePointer
+    public let path: String
+    private var cache: [String: SQLiteStatement] = [:]
+    /// True while app SQL runs, so the authorizer applies.
+    fileprivate var authorizing = false
+    private var closed = false
+
+    /// Statements kept prepared per database.
+    static let statementCacheSize = 64
+
+    public init(path: String) throws(SQLiteError) {
+        self.path = path
+        var db: OpaquePointer? = nil
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let result = sqlite3_open_v2(path, &db, flags, nil)
+        guard result == SQLITE_OK, let db else {
+            // sqlite3_open_v2 returns a handle even on failure; it must be closed either way.
+            let error = SQLiteError(result, db: db, sql: nil)
+            sqlite3_close(db)
+            throw SQLiteError(code: error.code, extendedCode: error.extendedCode,
+                              message: "cannot open \(path): \(error.message)")
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        _ = csqlite_enable_defensive(db)
+        sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, Int32(StorageLimits.maxStatementBytes))
+        sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, Int32(StorageLimits.maxBindings))
+        sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0)
+        sqlite3_busy_timeout(db, 5000)
+        do {
+            try execute("PRAGMA journal_mode=WAL")
+            try execute("PRAGMA synchronous=OFF")
+            try execute("PRAGMA wal_autocheckpoint=0")
+            try execute("PRAGMA foreign_keys=ON")
+        } catch {
+            sqlite3_close(db)
+            throw error
+        }
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        sqlite3_set_authorizer(db, { context, action, first, second, _, _ in
+            guard let context else { return SQLITE_OK }
+            let database = Unmanaged<SQLiteDatabase>.fromOpaque(context).takeUnretainedValue()
+            guard database.authorizing else { return SQLITE_OK }
+            return SQLiteDatabase.authorize(action: action, first: first, second: second)
+        }, context)
+    }
+
+    deinit { close() }
+
+    /// Finalizes cached statements and closes the file. Safe to call twice.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        cache.removeAll()
+        sqlite3_set_authorizer(handle, nil, nil)
+        sqlite3_close_v2(handle)
+    }
+
+    /// The WAL file beside the database.
+    public var walPath: String { path + "-wal" }
+
+    /// True inside BEGIN ... COMMIT.
+    public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Bytes the database takes.
+    public var size: Int {
+        let pages = (try? scalar("PRAGMA page_count")).flatMap { $0.int } ?? 0
+        let pageSize = (try? scalar("PRAGMA page_size")).flatMap { $0.int } ?? 0
+        return pages * pageSize
+    }
+
+    /// Runs the runtime's own SQL (no bindings, no rows).
+    public func execute(_ sql: String) throws(SQLiteError) {
+        let result = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard result == SQLITE_OK else { throw SQLiteError(result, db: handle, sql: sql) }
+    }
+
+    /// Runs one statement of the runtime's own SQL with bindings, returning its rows. Prepared once and
+    /// cached.
+    @discardableResult
+    public func query(_ sql: String, _ bindings: [SQLValue] = []) throws(SQLiteError) -> [[SQLValue]] {
+        let statement = try cached(sql)
+        statement.bind(bindings)
+        return try statement.run().rows
+    }
+
+    /// The first column of the first row of a runtime query.
+    public func scalar(_ sql: String, _ bindings: [SQLValue] = []) throws(SQLiteError) -> SQLValue? {
+        try query(sql, bindings).first?.first
+    }
+
+    /// Rows changed by the last statement.
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    private func cached(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let statement = cache[sql] { return statement }
+        let statement = try prepare(sql, persistent: true)
+        if cache.count >= Self.statementCacheSize { cache.removeAll() }
+        cache[sql] = statement
+        return statement
+    }
+
+    private func prepare(_ sql: String, persistent: Bool) throws(SQLiteError) -> SQLiteStatement {
+        var statement: OpaquePointer? = nil
+        let flags: UInt32 = persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
+        let result = sqlite3_prepare_v3(handle, sql, -1, flags, &statement, nil)
+        guard result == SQLITE_OK, let statement else { throw SQLiteError(result, db: handle, sql: sql) }
+        return SQLiteStatement(handle: statement, sql: sql, database: self)
+    }
+
+    // MARK: App SQL
+
+    /// Runs app SQL: one or more statements separated by `;`, the bindings going to the last, whose rows
+    /// are returned. `beforeWrite` runs before the first statement that may write (the caller opens its
+    /// implicit transaction there).
+    public func runAppSQL(_ sql: String, _ bindings: [SQLValue], beforeWrite: () throws -> Void) throws -> SQLCursor {
+        guard sql.utf8.count <= StorageLimits.maxStatementBytes else {
+            throw StorageError.statementTooLarge(bytes: sql.utf8.count, limit: StorageLimits.maxStatementBytes)
+        }
+        guard bindings.count <= StorageLimits.maxBindings else {
+            throw StorageError.tooManyKeys(count: bindings.count, limit: StorageLimits.maxBindings)
+        }
+        var statements: [SQLiteStatement] = []
+        authorizing = true
+        defer { authorizing = false }
+        try sql.withCString { start throws in
+            var cursor: UnsafePointer<CChar>? = start
+            while let current = cursor, current.pointee != 0 {
+                var statement: OpaquePointer? = nil
+                var tail: UnsafePointer<CChar>? = nil
+                let result = sqlite3_prepare_v3(handle, current, -1, 0, &statement, &tail)
+                guard result == SQLITE_OK else { throw Self.appError(SQLiteError(result, db: handle, sql: sql)) }
+                if let statement {
+                    let text = String(cString: sqlite3_sql(statement))
+                    statements.append(SQLiteStatement(handle: statement, sql: text, database: self))
+                }
+                cursor = tail
+            }
+        }
+        guard let last = statements.last else { return SQLCursor(columnNames: [], rows: [], rowsRead: 0, rowsWritten: 0) }
+        guard bindings.count == last.parameterCount else {
+            throw StorageError.invalidArgument(
+                "the last statement has \(last.parameterCount) parameters but \(bindings.count) bindings were given")
+        }
+        var rowsRead = 0
+        var rowsWritten = 0
+        var result: (columns: [String], rows: [[SQLValue]]) = ([], [])
+        for statement in statements {
+            if !statement.isReadOnly { try beforeWrite() }
+            if statement === last { statement.bind(bindings) } else { statement.bind([]) }
+            do {
+                result = try statement.run()
+            } catch {
+                throw Self.appError(error)
+            }
+            rowsRead += result.rows.count
+            if !statement.isReadOnly { rowsWritten += changes }
+        }
+        let names = result.columns
+        return SQLCursor(columnNames: names, rows: result.rows.map { SQLRow(columnNames: names, values: $0) },
+                         rowsRead: rowsRead, rowsWritten: rowsWritten)
+    }
+
+    static func appError(_ error: SQLiteError) -> StorageError {
+        if error.code == SQLITE_AUTH {
+            return .notAuthorized("\(error.message): tables named _rt_* belong to the runtime, and BEGIN, COMMIT, "
+                + "SAVEPOINT, ATTACH and PRAGMA are not available to app SQL (use storage.transaction)")
+        }
+        return .sql(code: error.code, message: error.message)
+    }
+
+    /// The authorizer for app SQL (sqlite3_set_authorizer): which actions it may take.
+    static func authorize(action: Int32, first: UnsafePointer<CChar>?, second: UnsafePointer<CChar>?) -> Int32 {
+        func reserved(_ name: UnsafePointer<CChar>?) -> Bool {
+            guard let name else { return false }
+            return strncasecmp_rt(name)
+        }
+        switch action {
+        case SQLITE_TRANSACTION, SQLITE_SAVEPOINT, SQLITE_ATTACH, SQLITE_DETACH, SQLITE_PRAGMA:
+            return SQLITE_DENY
+        case SQLITE_READ, SQLITE_UPDATE, SQLITE_INSERT, SQLITE_DELETE, SQLITE_CREATE_TABLE, SQLITE_DROP_TABLE,
+             SQLITE_CREATE_INDEX, SQLITE_DROP_INDEX, SQLITE_ALTER_TABLE, SQLITE_CREATE_TRIGGER, SQLITE_DROP_TRIGGER,
+             SQLITE_CREATE_VIEW, SQLITE_DROP_VIEW:
+            return reserved(first) ? SQLITE_DENY : SQLITE_OK
+        default:
+            return SQLITE_OK
+        }
+    }
+
+    // MARK: Checkpoints
+
+    /// Copies the WAL into the database file and truncates the WAL, with full fsyncs (the only place this
+    /// database syncs on its own). Runs on the loop thread; the caller keeps it rare.
+    public func checkpoint() throws(SQLiteError) {
+        try execute("PRAGMA synchronous=FULL")
+        defer { try? execute("PRAGMA synchronous=OFF") }
+        var logFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        let result = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &checkpointed)
+        guard result == SQLITE_OK else { throw SQLiteError(result, db: handle, sql: "checkpoint") }
+    }
+}
+
+/// True when `name` starts with "_rt_" (ASCII case-insensitive).
+private func strncasecmp_rt(_ name: UnsafePointer<CChar>) -> Bool {
+    let prefix: [UInt8] = [0x5F, 0x72, 0x74, 0x5F]
+    for index in 0..<4 {
+        let byte = UInt8(bitPattern: name[index])
+        if byte == 0 { return false }
+        let folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+        if folded != prefix[index] { return false }
+    }
+    return true
+}
