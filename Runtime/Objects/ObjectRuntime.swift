@@ -1,6 +1,7 @@
 import RuntimeAPI
 import RuntimeCrypto
 import RuntimeIO
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -129,6 +130,20 @@ public final class ObjectRuntime: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Evicts every idle object, blocking the calling thread (not a loop) until each loop has done so, or
+    /// `timeout` passed. Shutdown uses it to close databases without needing a Swift task.
+    public func evictIdleBlocking(timeout: Duration = .seconds(2)) {
+        let done = Mutex(0)
+        for objects in perLoop {
+            objects.loop.execute {
+                objects.evictIdle()
+                done.withLock { $0 += 1 }
+            }
+        }
+        let deadline = MonotonicClock.now() + timeout.nanoseconds
+        while done.withLock({ $0 }) < perLoop.count, MonotonicClock.now() < deadline { usleep(1_000) }
     }
 
     // MARK: Files

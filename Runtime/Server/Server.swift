@@ -153,13 +153,7 @@ public final class Server: Sendable {
         }
         while done.withLock({ $0 }) < group.loops.count { usleep(1_000) }
         // Close object databases; their commits are durable by now (responses waited for them).
-        let closed = Mutex(false)
-        Task {
-            await objects.evictIdle()
-            closed.withLock { $0 = true }
-        }
-        let closeDeadline = MonotonicClock.now() + 2_000_000_000
-        while !closed.withLock({ $0 }), MonotonicClock.now() < closeDeadline { usleep(1_000) }
+        objects.evictIdleBlocking()
         // Let the closes complete before the loops stop.
         usleep(20_000)
         group.stop()

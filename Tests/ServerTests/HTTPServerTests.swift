@@ -4,8 +4,8 @@ import RuntimeHTTP
 @Suite("HTTP server over real sockets")
 struct HTTPServerTests {
     @Test("answers a GET with the hello app")
-    func hello() throws {
-        try withServer { _, port in
+    func hello() async throws {
+        try await withServer { _, port in
             let response = try RawClient.get("/", port: port)
             #expect(response.status == 200)
             #expect(response.text == "Hello from the runtime!\n")
@@ -15,8 +15,8 @@ struct HTTPServerTests {
     }
 
     @Test("keeps a connection alive across requests")
-    func keepAlive() throws {
-        try withServer { _, port in
+    func keepAlive() async throws {
+        try await withServer { _, port in
             let client = try RawClient(port: port)
             for _ in 0..<5 {
                 try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -28,8 +28,8 @@ struct HTTPServerTests {
     }
 
     @Test("answers pipelined requests in order")
-    func pipelining() throws {
-        try withServer { _, port in
+    func pipelining() async throws {
+        try await withServer { _, port in
             let client = try RawClient(port: port)
             var batch = ""
             for index in 0..<10 {
@@ -45,8 +45,8 @@ struct HTTPServerTests {
     }
 
     @Test("closes after a response when the client asks for it, and for HTTP/1.0")
-    func connectionClose() throws {
-        try withServer { _, port in
+    func connectionClose() async throws {
+        try await withServer { _, port in
             let client = try RawClient(port: port)
             try client.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             let response = try client.readResponse()
@@ -60,8 +60,8 @@ struct HTTPServerTests {
     }
 
     @Test("reads a chunked request body")
-    func chunkedRequest() throws {
-        try withServer { _, port in
+    func chunkedRequest() async throws {
+        try await withServer { _, port in
             let client = try RawClient(port: port)
             try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                 + "5\r\nhello\r\n1;ext=1\r\n,\r\n6\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n")
@@ -73,8 +73,8 @@ struct HTTPServerTests {
     }
 
     @Test("streams a chunked response body")
-    func chunkedResponse() throws {
-        try withServer { _, port in
+    func chunkedResponse() async throws {
+        try await withServer { _, port in
             let response = try RawClient.get("/stream?n=2000", port: port)
             #expect(response.status == 200)
             #expect(response.header("transfer-encoding") == "chunked")
@@ -85,8 +85,8 @@ struct HTTPServerTests {
     }
 
     @Test("echoes a 1 MiB body intact")
-    func largeBody() throws {
-        try withServer { _, port in
+    func largeBody() async throws {
+        try await withServer { _, port in
             let body = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
             let client = try RawClient(port: port)
             try client.send(Array("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
@@ -97,8 +97,8 @@ struct HTTPServerTests {
     }
 
     @Test("answers HEAD with the length but no body")
-    func head() throws {
-        try withServer { _, port in
+    func head() async throws {
+        try await withServer { _, port in
             let client = try RawClient(port: port)
             try client.send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
             let response = try client.readResponse(head: true)
@@ -111,8 +111,8 @@ struct HTTPServerTests {
     }
 
     @Test("sends 100 Continue before reading an expected body")
-    func expectContinue() throws {
-        try withServer { _, port in
+    func expectContinue() async throws {
+        try await withServer { _, port in
             let client = try RawClient(port: port)
             try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
             // RawClient skips interim responses, so read the raw bytes first.
@@ -127,8 +127,8 @@ struct HTTPServerTests {
     }
 
     @Test("serves 100 concurrent clients on two loops")
-    func concurrentClients() throws {
-        try withServer(threads: 2) { _, port in
+    func concurrentClients() async throws {
+        try await withServer(threads: 2) { _, port in
             let clients = try (0..<100).map { _ in try RawClient(port: port) }
             for round in 0..<3 {
                 for (index, client) in clients.enumerated() {
@@ -144,8 +144,8 @@ struct HTTPServerTests {
     }
 
     @Test("maps a worker's HTTPError to its status and hides other errors")
-    func workerErrors() throws {
-        try withServer { _, port in
+    func workerErrors() async throws {
+        try await withServer { _, port in
             let missing = try RawClient.get("/nope", port: port)
             #expect(missing.status == 404)
             #expect(missing.text.contains("no route"))

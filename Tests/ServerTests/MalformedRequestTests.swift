@@ -43,8 +43,8 @@ struct MalformedRequestTests {
     ]
 
     @Test("bad input gets its status and a closed connection", arguments: cases)
-    func rejects(_ badCase: Case) throws {
-        try withServer { _, port in
+    func rejects(_ badCase: Case) async throws {
+        try await withServer { _, port in
             let client = try RawClient(port: port)
             try client.send(badCase.bytes)
             let response = try client.readResponse()
@@ -57,10 +57,10 @@ struct MalformedRequestTests {
     }
 
     @Test("a chunked body over the limit gets 413")
-    func chunkedOverLimit() throws {
+    func chunkedOverLimit() async throws {
         var http = HTTPServerConfig()
         http.limits.maxBodyBytes = 1000
-        try withServer(http: http) { _, port in
+        try await withServer(http: http) { _, port in
             let client = try RawClient(port: port)
             let chunk = String(repeating: "z", count: 600)
             try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n\(chunk)\r\n258\r\n\(chunk)\r\n0\r\n\r\n")
@@ -69,8 +69,8 @@ struct MalformedRequestTests {
     }
 
     @Test("random bytes never crash the server")
-    func randomInput() throws {
-        try withServer { _, port in
+    func randomInput() async throws {
+        try await withServer { _, port in
             var generator = SplitMix(seed: 42)
             for _ in 0..<200 {
                 let length = Int(generator.next() % 300) + 1

@@ -9,7 +9,11 @@ import Glibc
 @Suite("Graceful shutdown")
 struct ShutdownTests {
     @Test("in-process shutdown lets an in-flight slow request finish and refuses new connections")
-    func inProcess() throws {
+    func inProcess() async throws {
+        try await offPool { try Self.inProcessBlocking() }
+    }
+
+    static func inProcessBlocking() throws {
         let config = ServerConfig(listen: "127.0.0.1:0", threads: 1, stateDirectory: "/tmp/runtime-tests",
                                   accessLog: false, shutdownGrace: .seconds(5))
         let server = try Server(config: config, worker: HelloWorker())
@@ -32,7 +36,11 @@ struct ShutdownTests {
     }
 
     @Test("runtime serve finishes an in-flight request on SIGTERM and exits 0")
-    func processSIGTERM() throws {
+    func processSIGTERM() async throws {
+        try await offPool { try Self.processSIGTERMBlocking() }
+    }
+
+    static func processSIGTERMBlocking() throws {
         let binary = try RuntimeBinary.path()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)

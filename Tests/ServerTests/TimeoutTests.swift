@@ -8,10 +8,10 @@ import Glibc
 @Suite("Server timeouts")
 struct TimeoutTests {
     @Test("a slowloris client is cut off by the header timeout with 408")
-    func slowloris() throws {
+    func slowloris() async throws {
         var http = HTTPServerConfig()
         http.headerTimeout = .milliseconds(600)
-        try withServer(http: http) { _, port in
+        try await withServer(http: http) { _, port in
             let client = try RawClient(port: port)
             let started = MonotonicClock.now()
             try client.send("GET / HTTP/1.1\r\nHost: x\r\n")
@@ -32,10 +32,10 @@ struct TimeoutTests {
     }
 
     @Test("an idle keep-alive connection is closed after the idle timeout")
-    func idleTimeout() throws {
+    func idleTimeout() async throws {
         var http = HTTPServerConfig()
         http.idleTimeout = .milliseconds(300)
-        try withServer(http: http) { server, port in
+        try await withServer(http: http) { server, port in
             let client = try RawClient(port: port)
             try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(try client.readResponse().status == 200)
@@ -44,10 +44,10 @@ struct TimeoutTests {
     }
 
     @Test("a handler past the request deadline gets 503")
-    func requestDeadline() throws {
+    func requestDeadline() async throws {
         var http = HTTPServerConfig()
         http.requestTimeout = .milliseconds(300)
-        try withServer(http: http) { _, port in
+        try await withServer(http: http) { _, port in
             let response = try RawClient.get("/slow?ms=3000", port: port)
             #expect(response.status == 503)
             #expect(try RawClient.get("/", port: port).status == 200)

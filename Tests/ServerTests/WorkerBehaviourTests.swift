@@ -47,9 +47,9 @@ struct ProbeWorker: Worker {
 @Suite("Worker behaviour through the server")
 struct WorkerBehaviourTests {
     @Test("waitUntil work runs after the response, and shutdown waits for it")
-    func waitUntil() throws {
+    func waitUntil() async throws {
         let probe = ProbeWorker.Probe()
-        try withServer(worker: ProbeWorker(events: probe)) { server, port in
+        try await withServer(worker: ProbeWorker(events: probe)) { server, port in
             let response = try RawClient.get("/wait-until", port: port)
             #expect(response.status == 200)
             #expect(probe.waitUntilRan.load(ordering: .sequentiallyConsistent) == 0)
@@ -59,8 +59,8 @@ struct WorkerBehaviourTests {
     }
 
     @Test("an error that is not an HTTPError becomes a 500 that reveals nothing")
-    func hiddenError() throws {
-        try withServer(worker: ProbeWorker(events: ProbeWorker.Probe())) { _, port in
+    func hiddenError() async throws {
+        try await withServer(worker: ProbeWorker(events: ProbeWorker.Probe())) { _, port in
             let response = try RawClient.get("/throw", port: port)
             #expect(response.status == 500)
             #expect(!response.text.contains("hunter2"))
@@ -68,9 +68,9 @@ struct WorkerBehaviourTests {
     }
 
     @Test("a streamed body waits for a client that does not read (back-pressure), then arrives whole")
-    func backPressure() throws {
+    func backPressure() async throws {
         let probe = ProbeWorker.Probe()
-        try withServer(worker: ProbeWorker(events: probe)) { _, port in
+        try await withServer(worker: ProbeWorker(events: probe)) { _, port in
             let client = try RawClient(port: port, timeoutSeconds: 20)
             var small: Int32 = 64 * 1024
             setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))

@@ -1,0 +1,73 @@
+import RuntimeAPI
+import RuntimeObjects
+import RuntimeStorage
+import Testing
+
+@Suite("Alarms")
+struct AlarmTests {
+    @Test("an alarm fires, and is deleted once its handler succeeded")
+    func fires() async throws {
+        try await withStateDirectory { directory in
+            let harness = try ObjectsHarness(stateDirectory: directory)
+            defer { harness.stop() }
+            let stub = try harness.namespace("PROBE").get(name: "alarm")
+            try await stub.run(as: ProbeObject.self) { try $0.scheduleAlarm(after: .milliseconds(100), failures: 0) }
+            #expect(await eventually { (try? await stub.run(as: ProbeObject.self) { try $0.read("fired") }) == "yes" })
+            #expect(await eventually {
+                (try? await stub.run(as: ProbeObject.self) { try $0.state.storage.getAlarm() }) == .some(nil)
+            })
+        }
+    }
+
+    @Test("a throwing alarm handler is retried with backoff until it succeeds")
+    func retries() async throws {
+        try await withStateDirectory { directory in
+            let harness = try ObjectsHarness(stateDirectory: directory, alarmRetryBase: .milliseconds(40))
+            defer { harness.stop() }
+            let stub = try harness.namespace("PROBE").get(name: "flaky")
+            try await stub.run(as: ProbeObject.self) { try $0.scheduleAlarm(after: .milliseconds(10), failures: 2) }
+            #expect(await eventually { (try? await stub.run(as: ProbeObject.self) { try $0.read("fired") }) == "yes" })
+            #expect(try await stub.run(as: ProbeObject.self) { try $0.read("attempts") } == "3")
+        }
+    }
+
+    @Test("an alarm that always throws is given up after the last attempt")
+    func givesUp() async throws {
+        try await withStateDirectory { directory in
+            let harness = try ObjectsHarness(stateDirectory: directory, alarmRetryBase: .milliseconds(10))
+            defer { harness.stop() }
+            let stub = try harness.namespace("PROBE").get(name: "hopeless")
+            try await stub.run(as: ProbeObject.self) { try $0.scheduleAlarm(after: .milliseconds(10), failures: 100) }
+            let last = String(ObjectsConfig.maxAlarmAttempts)
+            #expect(await eventually { (try? await stub.run(as: ProbeObject.self) { try $0.read("attempts") }) == last })
+            #expect(await eventually {
+                (try? await stub.run(as: ProbeObject.self) { try $0.storage.storedAlarm() }) == .some(nil)
+            })
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await stub.run(as: ProbeObject.self) { try $0.read("attempts") } == last, "no attempt after giving up")
+        }
+    }
+
+    @Test("an alarm set before a restart fires after it")
+    func survivesRestart() async throws {
+        try await withStateDirectory { directory in
+            let due = ContinuousClock.now + .milliseconds(1500)
+            do {
+                let harness = try ObjectsHarness(stateDirectory: directory)
+                let stub = try harness.namespace("PROBE").get(name: "later")
+                try await stub.run(as: ProbeObject.self) { try $0.scheduleAlarm(after: .milliseconds(1500), failures: 0) }
+                // Stopped long before the alarm is due (checked, so a slow machine cannot fake a pass).
+                #expect(try await stub.run(as: ProbeObject.self) { try $0.read("fired") } == nil)
+                harness.stop()
+                #expect(ContinuousClock.now < due)
+            }
+            try await Task.sleep(until: due + .milliseconds(100))
+            let again = try ObjectsHarness(stateDirectory: directory)
+            defer { again.stop() }
+            // Nothing touches the object: the scheduler must find the alarm in its index.
+            #expect(await eventually { await again.runtime.instancesCreated() == 1 })
+            let stub = try again.namespace("PROBE").get(name: "later")
+            #expect(await eventually { (try? await stub.run(as: ProbeObject.self) { try $0.read("fired") }) == "yes" })
+        }
+    }
+}
