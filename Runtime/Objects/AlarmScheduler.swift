@@ -19,6 +19,7 @@ final class AlarmScheduler: @unchecked Sendable {
     private let database: SQLiteDatabase
     private unowned let runtime: ObjectRuntime
     private var entries: [String: Entry] = [:]
+    private var closed = false
 
     /// Loop-bound like the scheduler; `@unchecked Sendable` so the firing task (on the same loop) can hold it.
     final class Entry: @unchecked Sendable {
@@ -46,6 +47,17 @@ final class AlarmScheduler: @unchecked Sendable {
             """)
     }
 
+    /// Cancels every timer and closes the index (shutdown). Nothing fires afterwards.
+    func close() {
+        loop.preconditionOnLoop()
+        closed = true
+        for entry in entries.values {
+            if let timer = entry.timer { loop.cancel(timer) }
+        }
+        entries = [:]
+        database.close()
+    }
+
     /// Loads the index and arms a timer per alarm.
     func start() {
         loop.execute { [self] in
@@ -61,6 +73,7 @@ final class AlarmScheduler: @unchecked Sendable {
     /// Records an object's committed alarm (nil: none). Safe from any loop.
     func update(namespace: String, id: ObjectID, at time: Int64?) {
         loop.execute { [self] in
+            guard !closed else { return }
             let key = namespace + "/" + id.hex
             if let existing = entries[key] {
                 if existing.time == time { return }
@@ -99,7 +112,7 @@ final class AlarmScheduler: @unchecked Sendable {
             let succeeded = await runtime.runAlarm(namespace: entry.namespace, id: entry.id)
             // The alarm ran on the object's loop; this scheduler's state lives on its own.
             await loop.hopHere()
-            if succeeded { return }
+            if succeeded || closed { return }
             entry.attempt += 1
             guard entry.attempt < ObjectsConfig.maxAlarmAttempts else {
                 await runtime.giveUpAlarm(namespace: entry.namespace, id: entry.id)

@@ -14,8 +14,11 @@ final class LoopObjects: @unchecked Sendable {
     /// Instances created on this loop since start (tests and stats).
     var instancesCreated = 0
 
-    init(loop: Loop) {
+    let maxLive: Int
+
+    init(loop: Loop, maxLive: Int) {
         self.loop = loop
+        self.maxLive = maxLive
         groupCommit = GroupCommit(loop: loop)
     }
 
@@ -24,9 +27,18 @@ final class LoopObjects: @unchecked Sendable {
         loop.preconditionOnLoop()
         let key = namespace.name + "/" + id.hex
         if let host = hosts[key] { return host }
+        if hosts.count >= maxLive { evictLeastRecentlyUsed() }
         let host = ObjectHost(namespace: namespace, id: id, loopObjects: self)
         hosts[key] = host
         return host
+    }
+
+    /// Makes room under `maxLive` by evicting the idle objects that were used longest ago (a quarter of
+    /// the limit at once, so the scan is rare). Busy objects stay; if every object is busy, the limit is
+    /// exceeded rather than failing the event.
+    private func evictLeastRecentlyUsed() {
+        let idle = hosts.values.filter(\.isIdleForEviction).sorted { $0.lastActivity < $1.lastActivity }
+        for host in idle.prefix(max(1, maxLive / 4)) { host.evict() }
     }
 
     func remove(_ host: ObjectHost) {

@@ -17,7 +17,7 @@ final class ObjectHost: ObjectInputGate, @unchecked Sendable {
     private var eventsInFlight = 0
     private var gateDepth = 0
     private var gateWaiters: [CheckedContinuation<Void, Never>] = []
-    private var lastActivity: UInt64 = 0
+    private(set) var lastActivity: UInt64 = 0
     private var idleTimer: LoopTimer?
     private(set) var evicted = false
 

@@ -29,7 +29,7 @@ public final class ObjectRuntime: @unchecked Sendable {
         precondition(!loops.isEmpty, "objects need at least one loop")
         self.config = config
         self.loops = loops
-        perLoop = loops.map { LoopObjects(loop: $0) }
+        perLoop = loops.map { LoopObjects(loop: $0, maxLive: config.maxLiveObjectsPerLoop) }
         try Self.makeDirectory(config.objectsDirectory)
         var objects: [String: any ObjectNamespace] = [:]
         for (binding, objectClass) in classes.sorted(by: { $0.key < $1.key }) {
@@ -132,9 +132,11 @@ public final class ObjectRuntime: @unchecked Sendable {
         }
     }
 
-    /// Evicts every idle object, blocking the calling thread (not a loop) until each loop has done so, or
-    /// `timeout` passed. Shutdown uses it to close databases without needing a Swift task.
-    public func evictIdleBlocking(timeout: Duration = .seconds(2)) {
+    /// Evicts every idle object and closes the alarm index, blocking the calling thread (not a loop)
+    /// until each loop has done so, or `timeout` passed. Shutdown uses it to close databases without
+    /// needing a Swift task; afterwards the state directory can be opened by another runtime (databases
+    /// are held in exclusive locking mode while open).
+    public func closeBlocking(timeout: Duration = .seconds(2)) {
         let done = Mutex(0)
         for objects in perLoop {
             objects.loop.execute {
@@ -142,8 +144,13 @@ public final class ObjectRuntime: @unchecked Sendable {
                 done.withLock { $0 += 1 }
             }
         }
+        let alarms = self.alarms!
+        alarms.loop.execute {
+            alarms.close()
+            done.withLock { $0 += 1 }
+        }
         let deadline = MonotonicClock.now() + timeout.nanoseconds
-        while done.withLock({ $0 }) < perLoop.count, MonotonicClock.now() < deadline { usleep(1_000) }
+        while done.withLock({ $0 }) < perLoop.count + 1, MonotonicClock.now() < deadline { usleep(1_000) }
     }
 
     // MARK: Files

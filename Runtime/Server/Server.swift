@@ -153,7 +153,7 @@ public final class Server: Sendable {
         }
         while done.withLock({ $0 }) < group.loops.count { usleep(1_000) }
         // Close object databases; their commits are durable by now (responses waited for them).
-        objects.evictIdleBlocking()
+        objects.closeBlocking()
         // Let the closes complete before the loops stop.
         usleep(20_000)
         group.stop()

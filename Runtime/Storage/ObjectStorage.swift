@@ -59,7 +59,12 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     }
 
     /// Closes the database. Call only when nothing is pending (`isIdle`).
+    ///
+    /// SQLite checkpoints the WAL into the database file and deletes the WAL when the last connection
+    /// closes; with `synchronous=OFF` it would not sync the database file first, and a power cut could
+    /// then lose commits that were durable in the WAL. FULL makes that last checkpoint sync.
     public func close() {
+        try? database.execute("PRAGMA synchronous=FULL")
         sqlite3_wal_hook(database.handle, nil, nil)
         if walFD >= 0 { Glibc.close(walFD) }
         walFD = -1
@@ -135,7 +140,16 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
 
     public func exec(_ sql: String, _ bindings: [SQLValue]) throws -> SQLCursor {
         if let broken { throw broken }
+        defer { checkTransactionSurvived() }
         return try database.runAppSQL(sql, bindings) { try beginWrite() }
+    }
+
+    /// App SQL can end the implicit transaction behind the runtime's back (`INSERT OR ROLLBACK`, or an
+    /// error after which SQLite rolls back on its own). The turn's earlier writes are then gone, and must
+    /// not be reported durable: break the storage, so the object resets and waiting callers get an error.
+    private func checkTransactionSurvived() {
+        guard broken == nil, committedSequence < writeSequence, !database.inTransaction else { return }
+        fail("SQL rolled back the implicit transaction; this event's and other events' uncommitted writes were lost")
     }
 
     public var databaseSize: Int { database.size }
@@ -175,7 +189,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
             throw StorageError.valueTooLarge(bytes: value.count, limit: StorageLimits.maxValueBytes)
         }
         try beginWrite()
-        try run { try database.query("INSERT OR REPLACE INTO _rt_kv (key, value) VALUES (?, ?)", [.text(key), .blob(value)]) }
+        _ = try run { try database.query("INSERT OR REPLACE INTO _rt_kv (key, value) VALUES (?, ?)", [.text(key), .blob(value)]) }
     }
 
     public func put(_ entries: [String: [UInt8]]) throws {
@@ -195,7 +209,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     public func delete(_ key: String) throws -> Bool {
         try Self.check(key: key)
         try beginWrite()
-        try run { try database.query("DELETE FROM _rt_kv WHERE key = ?", [.text(key)]) }
+        _ = try run { try database.query("DELETE FROM _rt_kv WHERE key = ?", [.text(key)]) }
         return database.changes > 0
     }
 
@@ -264,15 +278,21 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         try beginWrite()
         try transaction {
             let tables = try run {
-                try database.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_rt\\_%' ESCAPE '\\'")
+                // `_` is a LIKE wildcard, hence the escapes: SQLite reserves names starting "sqlite_".
+                try database.query("""
+                    SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view')
+                    AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_rt\\_%' ESCAPE '\\'
+                    """)
             }
             try run {
                 // foreign_keys cannot change inside a transaction; deferring the checks to COMMIT lets
                 // tables that reference each other be dropped in any order.
                 try database.execute("PRAGMA defer_foreign_keys=ON")
-                for row in tables {
-                    guard let name = row[0].string else { continue }
-                    try database.execute("DROP TABLE IF EXISTS \(Self.quotedIdentifier(name))")
+                // Views first: a view may name a table, never the other way round.
+                for row in tables.sorted(by: { ($0[0].string == "view") && ($1[0].string != "view") }) {
+                    guard let type = row[0].string, let name = row[1].string else { continue }
+                    let kind = type == "view" ? "VIEW" : "TABLE"
+                    try database.execute("DROP \(kind) IF EXISTS \(Self.quotedIdentifier(name))")
                 }
                 try database.execute("DELETE FROM _rt_kv")
             }
@@ -284,7 +304,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
 
     public func setAlarm(atMilliseconds time: Int64) throws {
         try beginWrite()
-        try run { try database.query("INSERT OR REPLACE INTO _rt_meta (name, value) VALUES ('alarm', ?)", [.integer(time)]) }
+        _ = try run { try database.query("INSERT OR REPLACE INTO _rt_meta (name, value) VALUES ('alarm', ?)", [.integer(time)]) }
         alarmInTransaction = .some(time)
         alarmRunning = false
     }
@@ -304,7 +324,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
 
     public func deleteAlarm() throws {
         try beginWrite()
-        try run { try database.query("DELETE FROM _rt_meta WHERE name = 'alarm'") }
+        _ = try run { try database.query("DELETE FROM _rt_meta WHERE name = 'alarm'") }
         alarmInTransaction = .some(nil)
     }
 

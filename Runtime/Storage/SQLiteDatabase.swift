@@ -42,8 +42,17 @@ public final class SQLiteDatabase {
         sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0)
         sqlite3_busy_timeout(db, 5000)
         do {
-            try execute("PRAGMA journal_mode=WAL")
+            // synchronous first: switching a new file to WAL under the default (FULL) would fsync it.
             try execute("PRAGMA synchronous=OFF")
+            // One connection per database, in one process: exclusive locking keeps the WAL index in
+            // memory, so there is no -shm file to create, map and delete for every object.
+            try execute("PRAGMA locking_mode=EXCLUSIVE")
+            try execute("PRAGMA journal_mode=WAL")
+            // Keep the WAL file across closes (emptied, not deleted): evicting and re-opening objects
+            // then does not churn inodes, which ext4 pays for dearly when it allocates the next one.
+            var persist: Int32 = 1
+            sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+            try execute("PRAGMA journal_size_limit=0")
             try execute("PRAGMA wal_autocheckpoint=0")
             try execute("PRAGMA foreign_keys=ON")
         } catch {
@@ -127,6 +136,10 @@ public final class SQLiteDatabase {
     /// Runs app SQL: one or more statements separated by `;`, the bindings going to the last, whose rows
     /// are returned. `beforeWrite` runs before the first statement that may write (the caller opens its
     /// implicit transaction there).
+    ///
+    /// Statements are prepared and run one at a time, so a later one may use a table an earlier one
+    /// created. Several statements run as one unit: if any fails (or the bindings do not fit the last),
+    /// the writes of the earlier ones are rolled back too.
     public func runAppSQL(_ sql: String, _ bindings: [SQLValue], beforeWrite: () throws -> Void) throws -> SQLCursor {
         guard sql.utf8.count <= StorageLimits.maxStatementBytes else {
             throw StorageError.statementTooLarge(bytes: sql.utf8.count, limit: StorageLimits.maxStatementBytes)
@@ -134,45 +147,89 @@ public final class SQLiteDatabase {
         guard bindings.count <= StorageLimits.maxBindings else {
             throw StorageError.tooManyKeys(count: bindings.count, limit: StorageLimits.maxBindings)
         }
-        var statements: [SQLiteStatement] = []
-        authorizing = true
-        defer { authorizing = false }
-        try sql.withCString { start throws in
-            var cursor: UnsafePointer<CChar>? = start
-            while let current = cursor, current.pointee != 0 {
-                var statement: OpaquePointer? = nil
-                var tail: UnsafePointer<CChar>? = nil
-                let result = sqlite3_prepare_v3(handle, current, -1, 0, &statement, &tail)
-                guard result == SQLITE_OK else { throw Self.appError(SQLiteError(result, db: handle, sql: sql)) }
-                if let statement {
-                    let text = String(cString: sqlite3_sql(statement))
-                    statements.append(SQLiteStatement(handle: statement, sql: text, database: self))
-                }
-                cursor = tail
-            }
+        return try sql.withCString { start in
+            try runStatements(from: start, sql: sql, bindings, beforeWrite: beforeWrite)
         }
-        guard let last = statements.last else { return SQLCursor(columnNames: [], rows: [], rowsRead: 0, rowsWritten: 0) }
-        guard bindings.count == last.parameterCount else {
-            throw StorageError.invalidArgument(
-                "the last statement has \(last.parameterCount) parameters but \(bindings.count) bindings were given")
-        }
+    }
+
+    private func runStatements(from start: UnsafePointer<CChar>, sql: String, _ bindings: [SQLValue],
+                               beforeWrite: () throws -> Void) throws -> SQLCursor {
+        var cursor = start
         var rowsRead = 0
         var rowsWritten = 0
         var result: (columns: [String], rows: [[SQLValue]]) = ([], [])
-        for statement in statements {
-            if !statement.isReadOnly { try beforeWrite() }
-            if statement === last { statement.bind(bindings) } else { statement.bind([]) }
-            do {
-                result = try statement.run()
-            } catch {
-                throw Self.appError(error)
+        var inSavepoint = false
+        do {
+            while cursor.pointee != 0 {
+                var prepared: OpaquePointer? = nil
+                var tail: UnsafePointer<CChar>? = nil
+                authorizing = true
+                let code = sqlite3_prepare_v3(handle, cursor, -1, 0, &prepared, &tail)
+                authorizing = false
+                guard code == SQLITE_OK else { throw Self.appError(SQLiteError(code, db: handle, sql: sql)) }
+                guard let tail, tail > cursor else { break }
+                cursor = tail
+                // Only whitespace or comments: SQLite gives no statement.
+                guard let prepared else { continue }
+                let statement = SQLiteStatement(handle: prepared, sql: String(cString: sqlite3_sql(prepared)),
+                                                database: self)
+                let isLast = Self.onlyTrivia(from: cursor)
+                if isLast, bindings.count != statement.parameterCount {
+                    throw StorageError.invalidArgument(
+                        "the last statement has \(statement.parameterCount) parameters but \(bindings.count) bindings were given")
+                }
+                if !statement.isReadOnly {
+                    try beforeWrite()
+                    if !isLast, !inSavepoint {
+                        try execute("SAVEPOINT _rt_exec")
+                        inSavepoint = true
+                    }
+                }
+                statement.bind(isLast ? bindings : [])
+                let changesBefore = sqlite3_total_changes64(handle)
+                // On: SQLite may re-prepare (and so re-authorize) a statement while stepping it.
+                authorizing = true
+                defer { authorizing = false }
+                do {
+                    result = try statement.run()
+                } catch {
+                    throw Self.appError(error)
+                }
+                rowsRead += result.rows.count
+                rowsWritten += Int(sqlite3_total_changes64(handle) - changesBefore)
             }
-            rowsRead += result.rows.count
-            if !statement.isReadOnly { rowsWritten += changes }
+            if inSavepoint { try execute("RELEASE _rt_exec") }
+        } catch {
+            // The savepoint is gone if the app's SQL ended the whole transaction (OR ROLLBACK); the
+            // caller notices that on its own.
+            if inSavepoint, inTransaction {
+                try? execute("ROLLBACK TO _rt_exec")
+                try? execute("RELEASE _rt_exec")
+            }
+            throw error
         }
         let names = result.columns
         return SQLCursor(columnNames: names, rows: result.rows.map { SQLRow(columnNames: names, values: $0) },
                          rowsRead: rowsRead, rowsWritten: rowsWritten)
+    }
+
+    /// True when the SQL from `text` on holds no further statement: only whitespace, `;` and comments.
+    static func onlyTrivia(from text: UnsafePointer<CChar>) -> Bool {
+        var at = text
+        while true {
+            switch UInt8(bitPattern: at.pointee) {
+            case 0: return true
+            case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x3B: at += 1
+            case 0x2D where at[1] == 0x2D:  // -- to the end of the line
+                at += 2
+                while at.pointee != 0, at.pointee != 0x0A { at += 1 }
+            case 0x2F where at[1] == 0x2A:  // /* to */ (or to the end, as SQLite reads it)
+                at += 2
+                while at.pointee != 0, !(at.pointee == 0x2A && at[1] == 0x2F) { at += 1 }
+                if at.pointee != 0 { at += 2 }
+            default: return false
+            }
+        }
     }
 
     static func appError(_ error: SQLiteError) -> StorageError {
@@ -184,6 +241,10 @@ public final class SQLiteDatabase {
     }
 
     /// The authorizer for app SQL (sqlite3_set_authorizer): which actions it may take.
+    ///
+    /// What the two names mean depends on the action: reads and updates name a table and a column;
+    /// indexes and triggers name themselves and then their table; ALTER TABLE names the schema and then
+    /// the table. Any runtime table named in either place is refused.
     static func authorize(action: Int32, first: UnsafePointer<CChar>?, second: UnsafePointer<CChar>?) -> Int32 {
         func reserved(_ name: UnsafePointer<CChar>?) -> Bool {
             guard let name else { return false }
@@ -192,12 +253,14 @@ public final class SQLiteDatabase {
         switch action {
         case SQLITE_TRANSACTION, SQLITE_SAVEPOINT, SQLITE_ATTACH, SQLITE_DETACH, SQLITE_PRAGMA:
             return SQLITE_DENY
-        case SQLITE_READ, SQLITE_UPDATE, SQLITE_INSERT, SQLITE_DELETE, SQLITE_CREATE_TABLE, SQLITE_DROP_TABLE,
-             SQLITE_CREATE_INDEX, SQLITE_DROP_INDEX, SQLITE_ALTER_TABLE, SQLITE_CREATE_TRIGGER, SQLITE_DROP_TRIGGER,
-             SQLITE_CREATE_VIEW, SQLITE_DROP_VIEW:
+        case SQLITE_READ, SQLITE_UPDATE, SQLITE_INSERT, SQLITE_DELETE, SQLITE_ANALYZE:
             return reserved(first) ? SQLITE_DENY : SQLITE_OK
-        default:
+        case SQLITE_FUNCTION, SQLITE_SELECT, SQLITE_RECURSIVE:
             return SQLITE_OK
+        default:
+            // Schema changes (CREATE/DROP of tables, temp tables, indexes, triggers, views, virtual
+            // tables), ALTER TABLE and REINDEX.
+            return reserved(first) || reserved(second) ? SQLITE_DENY : SQLITE_OK
         }
     }
 

@@ -17,6 +17,7 @@ final class SQLiteStatement {
 
     deinit { sqlite3_finalize(handle) }
 
+
     /// True when the statement cannot change the database (SELECT, most PRAGMAs).
     var isReadOnly: Bool { sqlite3_stmt_readonly(handle) != 0 }
 
@@ -34,7 +35,18 @@ final class SQLiteStatement {
             case .null: result = sqlite3_bind_null(handle, index)
             case .integer(let number): result = sqlite3_bind_int64(handle, index, number)
             case .real(let number): result = sqlite3_bind_double(handle, index, number)
-            case .text(let text): result = sqlite3_bind_text(handle, index, text, -1, csqlite_transient())
+            case .text(let text):
+                // With an explicit byte count, so text holding NUL characters is bound whole.
+                // (A null pointer would bind SQL NULL, hence the literal for empty text.)
+                var text = text
+                result = text.withUTF8 { utf8 in
+                    guard let start = utf8.baseAddress, !utf8.isEmpty else {
+                        return sqlite3_bind_text(handle, index, "", 0, csqlite_transient())
+                    }
+                    return start.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
+                        sqlite3_bind_text(handle, index, $0, Int32(utf8.count), csqlite_transient())
+                    }
+                }
             case .blob(let bytes):
                 result = bytes.withUnsafeBytes {
                     sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count),

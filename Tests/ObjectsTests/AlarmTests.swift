@@ -50,24 +50,31 @@ struct AlarmTests {
 
     @Test("an alarm set before a restart fires after it")
     func survivesRestart() async throws {
-        try await withStateDirectory { directory in
-            let due = ContinuousClock.now + .milliseconds(1500)
-            do {
+        // The first runtime must stop before the alarm is due, or the test proves nothing. On a machine
+        // busy with the rest of the suite that can take longer than planned: then try again with a longer
+        // delay instead of passing or failing on luck.
+        for (attempt, delay) in [Duration.seconds(3), .seconds(10)].enumerated() {
+            let stoppedInTime = try await withStateDirectory { directory in
+                let due = ContinuousClock.now + delay
                 let harness = try ObjectsHarness(stateDirectory: directory)
                 let stub = try harness.namespace("PROBE").get(name: "later")
-                try await stub.run(as: ProbeObject.self) { try $0.scheduleAlarm(after: .milliseconds(1500), failures: 0) }
-                // Stopped long before the alarm is due (checked, so a slow machine cannot fake a pass).
-                #expect(try await stub.run(as: ProbeObject.self) { try $0.read("fired") } == nil)
+                try await stub.run(as: ProbeObject.self) { try $0.scheduleAlarm(after: delay, failures: 0) }
+                let firedEarly = try await stub.run(as: ProbeObject.self) { try $0.read("fired") } != nil
                 harness.stop()
-                #expect(ContinuousClock.now < due)
+                guard !firedEarly, ContinuousClock.now < due else { return false }
+
+                try await Task.sleep(until: due + .milliseconds(100))
+                let again = try ObjectsHarness(stateDirectory: directory)
+                defer { again.stop() }
+                // Nothing touches the object: the scheduler must find the alarm in its index.
+                #expect(await eventually { await again.runtime.instancesCreated() == 1 })
+                let restarted = try again.namespace("PROBE").get(name: "later")
+                #expect(await eventually { (try? await restarted.run(as: ProbeObject.self) { try $0.read("fired") }) == "yes" })
+                return true
             }
-            try await Task.sleep(until: due + .milliseconds(100))
-            let again = try ObjectsHarness(stateDirectory: directory)
-            defer { again.stop() }
-            // Nothing touches the object: the scheduler must find the alarm in its index.
-            #expect(await eventually { await again.runtime.instancesCreated() == 1 })
-            let stub = try again.namespace("PROBE").get(name: "later")
-            #expect(await eventually { (try? await stub.run(as: ProbeObject.self) { try $0.read("fired") }) == "yes" })
+            if stoppedInTime { return }
+            print("alarm restart test: the runtime did not stop within \(delay) (attempt \(attempt + 1)); retrying")
         }
+        Issue.record("the first runtime never stopped before its alarm was due")
     }
 }

@@ -32,7 +32,7 @@ final class ObjectsHarness: Sendable {
 
     /// Closes databases and stops the loops.
     func stop() {
-        runtime.evictIdleBlocking()
+        runtime.closeBlocking()
         group.stop()
         group.join()
     }

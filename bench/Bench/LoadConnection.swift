@@ -9,7 +9,9 @@ import RuntimeIO
 final class LoadConnection: StreamSocketDelegate, @unchecked Sendable {
     let loop: Loop
     let target: TargetURL
-    let request: [UInt8]
+    /// Makes the next request's bytes (the same bytes every time for `bench http`; a different object per
+    /// request for `bench object`).
+    let nextRequest: () -> [UInt8]
     let stats: LoopStats
     private var socket: StreamSocket?
     private var parser = ResponseParser()
@@ -18,10 +20,10 @@ final class LoadConnection: StreamSocketDelegate, @unchecked Sendable {
     private var awaitingResponse = false
     private(set) var stopped = false
 
-    init(loop: Loop, target: TargetURL, request: [UInt8], stats: LoopStats) {
+    init(loop: Loop, target: TargetURL, stats: LoopStats, nextRequest: @escaping () -> [UInt8]) {
         self.loop = loop
         self.target = target
-        self.request = request
+        self.nextRequest = nextRequest
         self.stats = stats
     }
 
@@ -55,7 +57,7 @@ final class LoadConnection: StreamSocketDelegate, @unchecked Sendable {
         parser.expectResponse(toHEAD: false)
         awaitingResponse = true
         sentAt = MonotonicClock.now()
-        socket.write(request)
+        socket.write(nextRequest())
     }
 
     func socketReceived(_ socket: StreamSocket, _ bytes: UnsafeRawBufferPointer) {

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import RuntimeIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `bench object`: committed Durable Object writes per second. Each request increments one of `--objects`
+/// counters (picked at random) through the runtime's built-in counter app, so every 200 is a write that
+/// was durable (fdatasynced) before its response left. Printed beside the disk's single-thread fsync
+/// rate, measured first in `--fsync-dir` (put it on the disk of the runtime's state directory).
+struct ObjectBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "object",
+        abstract: "Durable Object write load: committed writes/s and latency, beside this disk's fsync rate.")
+
+    @Option(help: "Base URL of a runtime serving the built-in app (its /counter/<name>/increment route).")
+    var url = "http://127.0.0.1:8787"
+
+    @Option(help: "How many distinct objects the writes spread over.")
+    var objects = 100
+
+    @Option(help: "Concurrent keep-alive connections.")
+    var connections = 64
+
+    @Option(help: "Measured time, e.g. 10s.")
+    var duration = "10s"
+
+    @Option(help: "Unmeasured load before measuring.")
+    var warmup = "1s"
+
+    @Option(help: "Load generator loop threads.")
+    var threads = 1
+
+    @Option(help: "Directory on the disk to measure the single-thread fsync rate in.")
+    var fsyncDir = ".runtime-state"
+
+    @Option(help: "Write the results as JSON to this file.")
+    var json: String?
+
+    func validate() throws {
+        guard objects >= 1, objects <= 1_000_000 else { throw ValidationError("--objects: 1 to 1000000") }
+        guard connections >= 1, connections <= 20_000 else { throw ValidationError("--connections: 1 to 20000") }
+        guard Duration.parse(duration) != nil, Duration.parse(warmup) != nil else {
+            throw ValidationError("--duration and --warmup take durations such as 10s")
+        }
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        progress("measuring single-thread fsync rate in \(fsyncDir) ...")
+        let fsyncRate = try FsyncProbe.rate(directory: fsyncDir, seconds: 2)
+        progress("  \(Int(fsyncRate)) fdatasync/s")
+        let target = try TargetURL(url.hasSuffix("/") ? String(url.dropLast()) : url)
+        let group = try LoopGroup(count: threads, namePrefix: "bench")
+        defer {
+            group.stop()
+            group.join()
+        }
+        let objectCount = objects
+        let host = target.hostHeader
+        let prefix = target.path == "/" ? "" : target.path
+        let source: @Sendable () -> () -> [UInt8] = {
+            var generator = SystemRandomNumberGenerator()
+            return {
+                let object = Int.random(in: 0..<objectCount, using: &generator)
+                return Array(("POST \(prefix)/counter/bench-\(object)/increment HTTP/1.1\r\nHost: \(host)\r\n"
+                    + "Content-Length: 0\r\n\r\n").utf8)
+            }
+        }
+        if let warm = Duration.parse(warmup), warm > .zero {
+            _ = LoadRun.segment(group: group, target: target, connections: connections, length: warm,
+                                label: "warm-up", makeRequestSource: source)
+        }
+        let segment = LoadRun.segment(group: group, target: target, connections: connections,
+                                      length: Duration.parse(duration)!, label: "\(objects) objects",
+                                      makeRequestSource: source)
+        var result = TargetResult(name: "\(objects) objects, \(connections) connections")
+        result.add(segment)
+        let writes = Double(result.requests - result.non2xx) / (Double(result.nanoseconds) / 1e9)
+        print("")
+        print("committed writes/s  \(Int(writes))   (errors \(result.errors), non-2xx \(result.non2xx))")
+        print("latency ms          p50 \(String(format: "%.3f", result.percentile(50)))  "
+            + "p90 \(String(format: "%.3f", result.percentile(90)))  p99 \(String(format: "%.3f", result.percentile(99)))  "
+            + "max \(String(format: "%.3f", result.maxMilliseconds))")
+        print("disk fdatasync/s    \(Int(fsyncRate))   (one thread, 4 KiB writes, in \(fsyncDir))")
+        print("ratio               \(String(format: "%.1f", writes / max(fsyncRate, 1)))x the single-thread fsync rate")
+        if let json {
+            let document: [String: Any] = [
+                "date": ISO8601DateFormatter().string(from: Date()), "command": CommandLine.arguments.joined(separator: " "),
+                "objects": objects, "connections": connections, "duration": duration,
+                "committed_writes_per_second": writes, "fsync_per_second": fsyncRate,
+                "ratio": writes / max(fsyncRate, 1), "errors": result.errors, "non2xx": result.non2xx,
+                "latency_ms": ["p50": result.percentile(50), "p90": result.percentile(90),
+                               "p99": result.percentile(99), "max": result.maxMilliseconds],
+            ]
+            let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
+
+/// Measures how many write + fdatasync rounds one thread gets per second on a disk.
+enum FsyncProbe {
+    static func rate(directory: String, seconds: Double) throws -> Double {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/.fsync-probe-\(getpid())"
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ValidationError("cannot create \(path): errno \(errno)") }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let block = [UInt8](repeating: 0x5A, count: 4096)
+        let start = MonotonicClock.now()
+        let end = start + UInt64(seconds * 1e9)
+        var count = 0
+        var offset: off_t = 0
+        while MonotonicClock.now() < end {
+            _ = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4096, offset) }
+            offset = (offset + 4096) % (4096 * 256)
+            fdatasync(fd)
+            count += 1
+        }
+        return Double(count) / (Double(MonotonicClock.now() - start) / 1e9)
+    }
+}
