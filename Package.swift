@@ -35,6 +35,8 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Runtime/COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Runtime/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         // The only module apps import.
         .target(name: "RuntimeAPI", path: "Runtime/API", exclude: ["README.md"], swiftSettings: strict),
@@ -46,6 +48,9 @@ let package = Package(
                 exclude: ["README.md"], swiftSettings: hotPath),
         // Hashes, MACs and randomness from libcrypto.
         .target(name: "RuntimeCrypto", dependencies: ["COpenSSL"], path: "Runtime/Crypto", swiftSettings: strict),
+        // RFC 6455 WebSockets, pure: frame codec, permessage-deflate, handshake. No sockets.
+        .target(name: "RuntimeWebSocket", dependencies: ["RuntimeAPI", "RuntimeCrypto", "CZlib"],
+                path: "Runtime/WebSocket", exclude: ["README.md"], swiftSettings: hotPath),
         // The only module that talks to SQLite: object storage and its durability.
         .target(name: "RuntimeStorage", dependencies: ["CSQLite", "RuntimeAPI", "RuntimeIO"], path: "Runtime/Storage",
                 exclude: ["README.md"], swiftSettings: hotPath),
@@ -80,6 +85,8 @@ let package = Package(
         .testTarget(name: "ServerTests", dependencies: ["RuntimeServer", "RuntimeAPI", "ExamplesApp"],
                     swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["RuntimeCrypto"], swiftSettings: strict),
+        .testTarget(name: "WebSocketTests", dependencies: ["RuntimeWebSocket", "RuntimeAPI", "RuntimeCrypto"],
+                    swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["RuntimeStorage", "RuntimeAPI", "RuntimeIO"],
                     swiftSettings: strict),
         .testTarget(name: "ObjectsTests", dependencies: ["RuntimeObjects", "RuntimeServer", "RuntimeAPI", "ExamplesApp"],

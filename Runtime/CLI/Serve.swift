@@ -40,6 +40,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Drop a Durable Object from memory after this long without events (its storage stays).")
     var objectIdleTimeout = "30s"
 
+    @Flag(inversion: .prefixedNo,
+          help: "Make Durable Object commits durable through one journal fsync per loop turn (off: fsync each object's WAL; for measuring).")
+    var commitJournal = true
+
     @Option(help: "Longest request line in bytes; longer gets 414.")
     var maxRequestLineBytes = HTTPLimits.defaultMaxRequestLineBytes
 
@@ -70,7 +74,7 @@ struct Serve: ParsableCommand {
                                     requestTimeout: Duration.parse(requestTimeout)!)
         let config = ServerConfig(listen: listen, threads: threads, stateDirectory: stateDir, http: http,
                                   accessLog: accessLog, shutdownGrace: Duration.parse(shutdownGrace)!,
-                                  objectIdleTimeout: Duration.parse(objectIdleTimeout)!)
+                                  objectIdleTimeout: Duration.parse(objectIdleTimeout)!, commitJournal: commitJournal)
         let signals = ShutdownSignals()  // before any thread starts, so every thread inherits the mask
         let server: Server
         do {

@@ -1,6 +1,10 @@
 // CSQLite: libsqlite3 for Swift. Only Runtime/Storage imports this module.
 #ifndef CSQLITE_SHIM_H
 #define CSQLITE_SHIM_H
+// The session extension (change capture for the commit journal) is compiled into Debian's libsqlite3;
+// its declarations are only visible with these defined.
+#define SQLITE_ENABLE_SESSION 1
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <sqlite3.h>
 
 /// SQLITE_TRANSIENT is a macro casting -1 to a function pointer; Swift cannot import it.
@@ -10,5 +14,10 @@ static inline sqlite3_destructor_type csqlite_transient(void) { return SQLITE_TR
 /// file on purpose (writable_schema, journal_mode=OFF, ...).
 static inline int csqlite_enable_defensive(sqlite3 *db) {
     return sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)0);
+}
+
+/// Closing a database then does no checkpoint (and so no fsync): its WAL stays, already durable.
+static inline int csqlite_disable_checkpoint_on_close(sqlite3 *db) {
+    return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
 }
 #endif

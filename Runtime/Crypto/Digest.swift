@@ -13,6 +13,19 @@ public enum Digest {
         return out
     }
 
+    /// SHA-1 of `bytes` (20 bytes). SHA-1 is broken for collision resistance: use it only where a protocol
+    /// fixes it and needs no security from it, such as the WebSocket handshake's Sec-WebSocket-Accept
+    /// (RFC 6455 §4.2.2), which only proves the server read the request.
+    public static func sha1(_ bytes: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 20)
+        bytes.withUnsafeBufferPointer { input in
+            out.withUnsafeMutableBufferPointer { output in
+                _ = SHA1(input.baseAddress, input.count, output.baseAddress)
+            }
+        }
+        return out
+    }
+
     /// HMAC-SHA256 of `message` under `key` (32 bytes).
     public static func hmacSHA256(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)

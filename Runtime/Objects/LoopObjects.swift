@@ -14,12 +14,13 @@ final class LoopObjects: @unchecked Sendable {
     /// Instances created on this loop since start (tests and stats).
     var instancesCreated = 0
 
+    /// Open objects this loop keeps at most (see `ObjectsConfig.defaultMaxLiveObjectsPerLoop`).
     let maxLive: Int
 
-    init(loop: Loop, maxLive: Int) {
+    init(loop: Loop, maxLive: Int, journal: CommitJournal?) {
         self.loop = loop
         self.maxLive = maxLive
-        groupCommit = GroupCommit(loop: loop)
+        groupCommit = GroupCommit(loop: loop, journal: journal)
     }
 
     /// The host for `id`, created on first use.
@@ -33,12 +34,12 @@ final class LoopObjects: @unchecked Sendable {
         return host
     }
 
-    /// Makes room under `maxLive` by evicting the idle objects that were used longest ago (a quarter of
-    /// the limit at once, so the scan is rare). Busy objects stay; if every object is busy, the limit is
-    /// exceeded rather than failing the event.
+    /// Makes room under `maxLive` by evicting the idle objects that were used longest ago: a sixteenth of
+    /// the limit at once, so the scan is rare and no single event pays for closing many databases. Busy
+    /// objects stay; if every object is busy, the limit is exceeded rather than failing the event.
     private func evictLeastRecentlyUsed() {
         let idle = hosts.values.filter(\.isIdleForEviction).sorted { $0.lastActivity < $1.lastActivity }
-        for host in idle.prefix(max(1, maxLive / 4)) { host.evict() }
+        for host in idle.prefix(max(1, maxLive / 16)) { host.evict() }
     }
 
     func remove(_ host: ObjectHost) {

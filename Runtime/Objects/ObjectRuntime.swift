@@ -1,6 +1,7 @@
 import RuntimeAPI
 import RuntimeCrypto
 import RuntimeIO
+import RuntimeStorage
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -17,6 +18,8 @@ public final class ObjectRuntime: @unchecked Sendable {
     /// What the app's worker and objects see.
     public private(set) var env = Env()
     private(set) var alarms: AlarmScheduler!
+    /// Held while this runtime uses the state directory, so a second runtime cannot share it.
+    private let stateLock: StateDirectoryLock
 
     struct SetupError: Error, CustomStringConvertible {
         let message: String
@@ -29,8 +32,23 @@ public final class ObjectRuntime: @unchecked Sendable {
         precondition(!loops.isEmpty, "objects need at least one loop")
         self.config = config
         self.loops = loops
-        perLoop = loops.map { LoopObjects(loop: $0, maxLive: config.maxLiveObjectsPerLoop) }
         try Self.makeDirectory(config.objectsDirectory)
+        stateLock = try StateDirectoryLock(directory: config.objectsDirectory)
+        // Before any database opens: bring them up to date from the journals of the last run.
+        let journalDirectory = config.objectsDirectory + "/journal"
+        try Self.makeDirectory(journalDirectory)
+        let recovered = try JournalRecovery.recover(root: config.objectsDirectory, directory: journalDirectory)
+        if recovered.records > 0 {
+            Self.logStartup("objects: commit journal replayed \(recovered.applied) of \(recovered.records) journaled transactions into \(recovered.objects.count) objects")
+        }
+        perLoop = try loops.enumerated().map { index, loop in
+            let journal = config.useCommitJournal
+                ? try CommitJournal(loop: loop, root: config.objectsDirectory, directory: journalDirectory,
+                                    name: "loop-\(index)")
+                : nil
+            let maxLive = config.maxLiveObjectsPerLoop ?? ObjectsConfig.defaultMaxLiveObjectsPerLoop(loops: loops.count)
+            return LoopObjects(loop: loop, maxLive: maxLive, journal: journal)
+        }
         var objects: [String: any ObjectNamespace] = [:]
         for (binding, objectClass) in classes.sorted(by: { $0.key < $1.key }) {
             guard Self.isValidBinding(binding) else {
@@ -46,7 +64,27 @@ public final class ObjectRuntime: @unchecked Sendable {
         }
         env = Env(vars: vars, objects: objects)
         alarms = try AlarmScheduler(loop: loops[0], path: config.objectsDirectory + "/alarms.sqlite", runtime: self)
+        // The alarm index is written after each commit; a crash in between would leave it stale for an
+        // object that is not opened again. Recovery read those objects' alarms: index them now.
+        for object in recovered.objects {
+            guard let (namespace, id) = objectAddress(relativePath: object.path) else { continue }
+            alarms.update(namespace: namespace, id: id, at: object.alarm)
+        }
         alarms.start()
+    }
+
+    /// The namespace and id of an object database path relative to the objects directory
+    /// (`<binding>/<id hex>.sqlite`), if it names one of this runtime's objects.
+    func objectAddress(relativePath path: String) -> (String, ObjectID)? {
+        let parts = path.split(separator: "/")
+        guard parts.count == 2, parts[1].hasSuffix(".sqlite"), let namespace = namespaces[String(parts[0])],
+              let id = try? namespace.idFromString(String(parts[1].dropLast(".sqlite".count))) else { return nil }
+        return (namespace.name, id)
+    }
+
+    private static func logStartup(_ line: String) {
+        var text = line + "\n"
+        _ = text.withUTF8 { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
     static func isValidBinding(_ name: String) -> Bool {
@@ -151,6 +189,7 @@ public final class ObjectRuntime: @unchecked Sendable {
         }
         let deadline = MonotonicClock.now() + timeout.nanoseconds
         while done.withLock({ $0 }) < perLoop.count + 1, MonotonicClock.now() < deadline { usleep(1_000) }
+        stateLock.release()
     }
 
     // MARK: Files

@@ -54,7 +54,7 @@ public final class Server: Sendable {
             objects = try ObjectRuntime(
                 loops: group.loops,
                 config: ObjectsConfig(stateDirectory: config.stateDirectory, idleTimeout: config.objectIdleTimeout,
-                                      alarmRetryBase: config.alarmRetryBase),
+                                      alarmRetryBase: config.alarmRetryBase, useCommitJournal: config.commitJournal),
                 classes: app.objectClasses, vars: app.vars)
         } catch {
             group.stop()

@@ -19,12 +19,14 @@ public struct ServerConfig: Sendable {
     public var objectIdleTimeout: Duration
     /// See `ObjectsConfig.defaultAlarmRetryBase`.
     public var alarmRetryBase: Duration
+    /// See `ObjectsConfig.useCommitJournal`.
+    public var commitJournal: Bool
 
     public init(listen: String = "127.0.0.1:8787", threads: Int = LoopGroup.processorCount,
                 stateDirectory: String = ".runtime-state", http: HTTPServerConfig = HTTPServerConfig(),
                 io: IOLimits = IOLimits(), accessLog: Bool = true, shutdownGrace: Duration = defaultShutdownGrace,
                 objectIdleTimeout: Duration = ObjectsConfig.defaultIdleTimeout,
-                alarmRetryBase: Duration = ObjectsConfig.defaultAlarmRetryBase) {
+                alarmRetryBase: Duration = ObjectsConfig.defaultAlarmRetryBase, commitJournal: Bool = true) {
         self.listen = listen
         self.threads = threads
         self.stateDirectory = stateDirectory
@@ -34,5 +36,6 @@ public struct ServerConfig: Sendable {
         self.shutdownGrace = shutdownGrace
         self.objectIdleTimeout = objectIdleTimeout
         self.alarmRetryBase = alarmRetryBase
+        self.commitJournal = commitJournal
     }
 }

@@ -4,12 +4,18 @@ import Glibc
 #endif
 
 /// Commits every dirty object database of a loop at the end of the loop turn, then makes the commits
-/// durable with asynchronous fdatasyncs of their WAL files through io_uring. All commits of a turn form
-/// one batch: the batch is durable when its last sync completes, and batches become durable in order.
-/// Meanwhile the loop keeps running events (their writes go into the next batch).
+/// durable through io_uring. All commits of a turn form one batch: the batch is durable when its last
+/// sync completes, and batches become durable in order. Meanwhile the loop keeps running events (their
+/// writes go into the next batch).
 ///
-/// So many events share one COMMIT per object per turn, and many objects share the wait for the disk
-/// (the file system batches concurrent syncs into one journal commit).
+/// A commit becomes durable one of two ways:
+/// - journaled (the usual way, with a `CommitJournal`): what it did (key-value and alarm operations, and
+///   a changeset of app tables) is appended to the loop's journal, and one fdatasync of the journal
+///   covers every journaled commit of the turn, however many objects;
+/// - direct: an fdatasync of the object's own WAL (a new database, a schema change, a table a changeset
+///   cannot describe, a full or broken journal, or no journal at all).
+///
+/// So many events share one COMMIT per object per turn, and many objects share one fsync.
 ///
 /// A failed COMMIT or sync breaks the storage concerned: its transaction is rolled back (or its state
 /// is unknown), everyone waiting on it gets `StorageError.objectReset`, and its owner resets the object.
@@ -27,13 +33,22 @@ public final class GroupCommit: EndOfTurnHandler {
 
     final class Batch {
         let number: UInt64
-        var members: [(storage: ObjectStorage, sequence: UInt64)] = []
+        /// Every commit of the batch; `journaled` says which of them the journal flush covers.
+        var members: [(storage: ObjectStorage, sequence: UInt64, journaled: Bool)] = []
         var pendingSyncs = 0
         var failures: [ObjectIdentifier: String] = [:]
         init(number: UInt64) { self.number = number }
     }
 
-    public init(loop: Loop) { self.loop = loop }
+    /// Where journaled commits go; nil makes every commit direct.
+    public let journal: CommitJournal?
+    /// Commits made durable by the journal, for tests and `bench`.
+    public private(set) var journaledCount = 0
+
+    public init(loop: Loop, journal: CommitJournal? = nil) {
+        self.loop = loop
+        self.journal = journal
+    }
 
     /// Called by storage when it opens an implicit transaction.
     func markDirty(_ storage: ObjectStorage) {
@@ -57,30 +72,48 @@ public final class GroupCommit: EndOfTurnHandler {
                 continue
             }
             do {
-                try storage.commit()
+                let operations = try storage.commit()
                 commitCount += 1
-                batch.members.append((storage, storage.committedSequence))
+                var journaled = false
+                if let operations, let journal, let path = storage.journalPath {
+                    journaled = journal.append(path: path, lsn: storage.lsn, operations: operations)
+                }
+                batch.members.append((storage, storage.committedSequence, journaled))
             } catch {
                 storage.fail("commit failed: \(error)")
             }
         }
         guard !batch.members.isEmpty else { return }
         batches.append(batch)
-        for member in batch.members {
+        for member in batch.members where !member.journaled {
             startSyncs(for: member.storage, in: batch)
+        }
+        if let journal, journal.hasPending {
+            batch.pendingSyncs += 1
+            journal.flush { [weak self] result in
+                self?.syncCount += 1
+                if result < 0 {
+                    // The commits are in their WALs; sync those instead before giving up on them.
+                    for member in batch.members where member.journaled { self?.startSyncs(for: member.storage, in: batch) }
+                } else {
+                    self?.journaledCount += batch.members.count(where: \.journaled)
+                }
+                batch.pendingSyncs -= 1
+                if batch.pendingSyncs == 0 { self?.completeBatches() }
+            }
         }
         if batch.pendingSyncs == 0 { completeBatches() }
     }
 
     private func startSyncs(for storage: ObjectStorage, in batch: Batch) {
-        if storage.walFD < 0 {
-            storage.walFD = open(storage.database.walPath, O_RDWR | O_CLOEXEC)
-            if storage.walFD < 0 {
-                batch.failures[ObjectIdentifier(storage)] = "cannot open WAL \(storage.database.walPath): errno \(errno)"
-                return
-            }
+        // Opened per sync, not kept: with the journal, direct syncs are rare, and an open object should
+        // hold as few descriptors as it can.
+        let walFD = open(storage.database.walPath, O_RDWR | O_CLOEXEC)
+        guard walFD >= 0 else {
+            batch.failures[ObjectIdentifier(storage)] = "cannot open WAL \(storage.database.walPath): errno \(errno)"
+            return
         }
-        var descriptors: [(fd: Int32, close: Bool)] = [(storage.walFD, false)]
+        var descriptors: [(fd: Int32, close: Bool)] = [(walFD, true)]
         if storage.needsDirectorySync {
             storage.needsDirectorySync = false
             let directory = Self.directory(of: storage.database.path)

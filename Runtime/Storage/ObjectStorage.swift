@@ -26,8 +26,6 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     public internal(set) var broken: StorageError?
     private var savepointDepth = 0
     private var durabilityWaiters: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-    /// Descriptor of the WAL file, opened after the first commit (SQLite creates the file lazily).
-    var walFD: Int32 = -1
     /// The first commit of a new database must also make its directory entries durable.
     var needsDirectorySync: Bool
     /// Pages in the WAL after the last commit (from sqlite3_wal_hook); drives checkpoints.
@@ -39,8 +37,35 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     /// Called after a commit that changed the alarm, with the new time (nil: deleted).
     public var onAlarmCommitted: ((Int64?) -> Void)?
 
+    /// The number of the last committed transaction, written by every commit. The
+    /// commit journal's records carry it, so recovery knows which of them a database already has.
+    public private(set) var lsn: UInt64 = 0
+    /// This database's path relative to the commit journal's root, when its commits may be journaled.
+    let journalPath: String?
+    /// Records the open transaction's app-table changes for the journal (only when `journalPath` is
+    /// set), begun at its first app SQL write.
+    private let capture: ChangeCapture?
+    /// The open transaction's key-value and alarm writes, as the journal logs them (only when
+    /// `journalPath` is set).
+    private var journalOperations: [JournalOperation] = []
+
+    /// The lsn lives in the key-value table under a BLOB key, which no app key (always TEXT) can equal
+    /// and which sorts after every TEXT key (SQLite orders TEXT before BLOB). So it usually shares a page
+    /// with the key written in the same transaction: a commit then writes one WAL frame, not two, and
+    /// WAL frames are most of what a small commit costs. Key-value reads bound their scans with
+    /// `key < x''` to leave it out.
+    static let writeLSN = "INSERT OR REPLACE INTO _rt_kv (key, value) VALUES (x'00', ?)"
+
+    /// The lsn a database holds (0 for one that has never committed through the runtime).
+    public static func storedLSN(_ database: SQLiteDatabase) throws(SQLiteError) -> UInt64 {
+        UInt64(try database.scalar("SELECT value FROM _rt_kv WHERE key = x'00'")?.int ?? 0)
+    }
+
     /// WAL pages past which a checkpoint runs after the commit is durable (about 4 MiB at 4 KiB pages).
     public static let checkpointPages: Int32 = 1000
+    /// WAL pages past which closing the database checkpoints it first. Below, the WAL stays as it is
+    /// (durable already) and closing does no I/O, which keeps evicting many objects cheap.
+    public static let closeCheckpointPages: Int32 = 64
 
     public init(path: String, groupCommit: GroupCommit) throws {
         let existed = access(path, F_OK) == 0
@@ -51,6 +76,14 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
             CREATE TABLE IF NOT EXISTS _rt_kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS _rt_meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;
             """)
+        lsn = try Self.storedLSN(database)
+        if let root = groupCommit.journal?.root, path.hasPrefix(root + "/") {
+            journalPath = String(path.dropFirst(root.count + 1))
+            capture = ChangeCapture(database: database)
+        } else {
+            journalPath = nil
+            capture = nil
+        }
         let context = Unmanaged.passUnretained(self).toOpaque()
         sqlite3_wal_hook(database.handle, { context, _, _, pages in
             if let context { Unmanaged<ObjectStorage>.fromOpaque(context).takeUnretainedValue().walPages = pages }
@@ -60,14 +93,15 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
 
     /// Closes the database. Call only when nothing is pending (`isIdle`).
     ///
-    /// SQLite checkpoints the WAL into the database file and deletes the WAL when the last connection
-    /// closes; with `synchronous=OFF` it would not sync the database file first, and a power cut could
-    /// then lose commits that were durable in the WAL. FULL makes that last checkpoint sync.
+    /// Closing does not checkpoint (the WAL already holds every commit durably, or the commit journal
+    /// does until its retirement syncs this WAL), unless the WAL has grown past `closeCheckpointPages`:
+    /// then a checkpoint with full syncs folds it into the database file first, so closed objects do
+    /// not keep large WALs on disk.
     public func close() {
-        try? database.execute("PRAGMA synchronous=FULL")
+        capture?.end()
+        journalOperations = []
+        if walPages > Self.closeCheckpointPages, !database.inTransaction { try? database.checkpoint() }
         sqlite3_wal_hook(database.handle, nil, nil)
-        if walFD >= 0 { Glibc.close(walFD) }
-        walFD = -1
         database.close()
     }
 
@@ -85,6 +119,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         do {
             try database.execute("BEGIN")
         } catch {
+            if database.inTransaction { try? database.execute("ROLLBACK") }
             throw StorageError.sql(code: error.code, message: error.message)
         }
         writeSequence += 1
@@ -94,18 +129,43 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     /// Whether the group commit may commit now (no `transaction {}` is open).
     var canCommit: Bool { database.inTransaction && savepointDepth == 0 }
 
-    /// COMMITs the implicit transaction (no fsync: `GroupCommit` syncs the WAL).
-    func commit() throws(SQLiteError) {
+    /// COMMITs the implicit transaction (no fsync: `GroupCommit` makes it durable). Returns what it did
+    /// when the commit journal can carry that; nil means only this database's own WAL can make it
+    /// durable (a new database, a schema change, or a table a changeset cannot describe).
+    func commit() throws(SQLiteError) -> [JournalOperation]? {
+        let next = lsn + 1
+        try database.query(Self.writeLSN, [.integer(Int64(next))])
+        var operations: [JournalOperation]? = nil
+        if journalPath != nil {
+            var logged = journalOperations
+            var replayable = !needsDirectorySync && !database.sawSchemaChange
+            if database.sawSchemaChange { capture?.noteSchemaChange() }
+            if let capture, capture.isRecording {
+                if let changeset = try capture.finish() {
+                    if !changeset.isEmpty { logged.append(.changeset(changeset)) }
+                } else {
+                    replayable = false
+                }
+            }
+            if replayable { operations = logged }
+        }
+        journalOperations = []
+        database.sawSchemaChange = false
         try database.execute("COMMIT")
+        lsn = next
         committedSequence = writeSequence
         if let change = alarmInTransaction {
             alarmInTransaction = nil
             onAlarmCommitted?(change)
         }
+        return operations
     }
 
     /// Rolls back after a failed commit and breaks the storage, failing everyone waiting.
     func fail(_ reason: String) {
+        capture?.end()
+        journalOperations = []
+        database.sawSchemaChange = false
         if database.inTransaction { try? database.execute("ROLLBACK") }
         alarmInTransaction = nil
         let error = StorageError.objectReset(reason)
@@ -141,7 +201,17 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     public func exec(_ sql: String, _ bindings: [SQLValue]) throws -> SQLCursor {
         if let broken { throw broken }
         defer { checkTransactionSurvived() }
-        return try database.runAppSQL(sql, bindings) { try beginWrite() }
+        return try database.runAppSQL(sql, bindings) {
+            try beginWrite()
+            if let capture, !capture.isRecording {
+                try run { try capture.begin() }
+            }
+        }
+    }
+
+    /// Logs a key-value or alarm write of the open transaction for the journal.
+    private func log(_ operation: JournalOperation) {
+        if journalPath != nil { journalOperations.append(operation) }
     }
 
     /// App SQL can end the implicit transaction behind the runtime's back (`INSERT OR ROLLBACK`, or an
@@ -190,6 +260,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         }
         try beginWrite()
         _ = try run { try database.query("INSERT OR REPLACE INTO _rt_kv (key, value) VALUES (?, ?)", [.text(key), .blob(value)]) }
+        log(.put(key: key, value: value))
     }
 
     public func put(_ entries: [String: [UInt8]]) throws {
@@ -210,7 +281,9 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         try Self.check(key: key)
         try beginWrite()
         _ = try run { try database.query("DELETE FROM _rt_kv WHERE key = ?", [.text(key)]) }
-        return database.changes > 0
+        let existed = database.changes > 0
+        if existed { log(.delete(key: key)) }
+        return existed
     }
 
     @discardableResult
@@ -245,8 +318,9 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
             bindings.append(.integer(Int64(prefix.utf8.count)))
             bindings.append(.text(prefix))
         }
-        var sql = "SELECT key, value FROM _rt_kv"
-        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        // Only TEXT keys: the runtime's own BLOB-keyed row sorts after them.
+        conditions.append("key < x''")
+        var sql = "SELECT key, value FROM _rt_kv WHERE " + conditions.joined(separator: " AND ")
         sql += options.reverse ? " ORDER BY key DESC" : " ORDER BY key ASC"
         if let limit = options.limit { sql += " LIMIT \(limit)" }
         let rows = try run { try database.query(sql, bindings) }
@@ -262,6 +336,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         defer { savepointDepth -= 1 }
         try run { try database.execute("SAVEPOINT \(name)") }
         let alarmBefore = alarmInTransaction
+        let loggedBefore = journalOperations.count
         do {
             let result = try body()
             try run { try database.execute("RELEASE \(name)") }
@@ -270,12 +345,15 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
             try? database.execute("ROLLBACK TO \(name)")
             try? database.execute("RELEASE \(name)")
             alarmInTransaction = alarmBefore
+            journalOperations.removeSubrange(min(loggedBefore, journalOperations.count)...)
             throw error
         }
     }
 
     public func deleteAll() throws {
         try beginWrite()
+        // Dropping tables is a schema change: this transaction cannot be journaled.
+        database.sawSchemaChange = true
         try transaction {
             let tables = try run {
                 // `_` is a LIKE wildcard, hence the escapes: SQLite reserves names starting "sqlite_".
@@ -305,6 +383,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     public func setAlarm(atMilliseconds time: Int64) throws {
         try beginWrite()
         _ = try run { try database.query("INSERT OR REPLACE INTO _rt_meta (name, value) VALUES ('alarm', ?)", [.integer(time)]) }
+        log(.setAlarm(time))
         alarmInTransaction = .some(time)
         alarmRunning = false
     }
@@ -325,6 +404,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     public func deleteAlarm() throws {
         try beginWrite()
         _ = try run { try database.query("DELETE FROM _rt_meta WHERE name = 'alarm'") }
+        log(.deleteAlarm)
         alarmInTransaction = .some(nil)
     }
 

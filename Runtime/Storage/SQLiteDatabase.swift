@@ -17,6 +17,9 @@ public final class SQLiteDatabase {
     private var cache: [String: SQLiteStatement] = [:]
     /// True while app SQL runs, so the authorizer applies.
     fileprivate var authorizing = false
+    /// Set when app SQL was allowed to change the schema; the owner reads and clears it per transaction
+    /// (a schema change cannot be replayed from the commit journal).
+    var sawSchemaChange = false
     private var closed = false
 
     /// Statements kept prepared per database.
@@ -42,11 +45,13 @@ public final class SQLiteDatabase {
         sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0)
         sqlite3_busy_timeout(db, 5000)
         do {
-            // synchronous first: switching a new file to WAL under the default (FULL) would fsync it.
-            try execute("PRAGMA synchronous=OFF")
             // One connection per database, in one process: exclusive locking keeps the WAL index in
-            // memory, so there is no -shm file to create, map and delete for every object.
+            // memory, so there is no -shm file to create, map and delete for every object. It must come
+            // before anything reads the database (PRAGMA synchronous does), or SQLite opens an existing
+            // WAL with a shared-memory index.
             try execute("PRAGMA locking_mode=EXCLUSIVE")
+            // Before WAL mode: switching a new file to WAL under the default (FULL) would fsync it.
+            try execute("PRAGMA synchronous=OFF")
             try execute("PRAGMA journal_mode=WAL")
             // Keep the WAL file across closes (emptied, not deleted): evicting and re-opening objects
             // then does not churn inodes, which ext4 pays for dearly when it allocates the next one.
@@ -64,8 +69,11 @@ public final class SQLiteDatabase {
             guard let context else { return SQLITE_OK }
             let database = Unmanaged<SQLiteDatabase>.fromOpaque(context).takeUnretainedValue()
             guard database.authorizing else { return SQLITE_OK }
-            return SQLiteDatabase.authorize(action: action, first: first, second: second)
+            let verdict = SQLiteDatabase.authorize(action: action, first: first, second: second)
+            if verdict == SQLITE_OK, SQLiteDatabase.changesSchema(action) { database.sawSchemaChange = true }
+            return verdict
         }, context)
+        _ = csqlite_disable_checkpoint_on_close(db)
     }
 
     deinit { close() }
@@ -187,9 +195,10 @@ public final class SQLiteDatabase {
                 }
                 statement.bind(isLast ? bindings : [])
                 let changesBefore = sqlite3_total_changes64(handle)
-                // On: SQLite may re-prepare (and so re-authorize) a statement while stepping it.
-                authorizing = true
-                defer { authorizing = false }
+                // The authorizer is off while the statement runs: the session extension prepares its
+                // own queries then (on the first change to a table), and those must not be refused.
+                // Nothing app-controlled is prepared during the step: statements run one at a time,
+                // so the schema cannot change between a statement's prepare and its step.
                 do {
                     result = try statement.run()
                 } catch {
@@ -261,6 +270,20 @@ public final class SQLiteDatabase {
             // Schema changes (CREATE/DROP of tables, temp tables, indexes, triggers, views, virtual
             // tables), ALTER TABLE and REINDEX.
             return reserved(first) || reserved(second) ? SQLITE_DENY : SQLITE_OK
+        }
+    }
+
+    /// True for the authorizer actions that create, drop or alter schema objects.
+    static func changesSchema(_ action: Int32) -> Bool {
+        switch action {
+        case SQLITE_CREATE_INDEX, SQLITE_CREATE_TABLE, SQLITE_CREATE_TEMP_INDEX, SQLITE_CREATE_TEMP_TABLE,
+             SQLITE_CREATE_TEMP_TRIGGER, SQLITE_CREATE_TEMP_VIEW, SQLITE_CREATE_TRIGGER, SQLITE_CREATE_VIEW,
+             SQLITE_DROP_INDEX, SQLITE_DROP_TABLE, SQLITE_DROP_TEMP_INDEX, SQLITE_DROP_TEMP_TABLE,
+             SQLITE_DROP_TEMP_TRIGGER, SQLITE_DROP_TEMP_VIEW, SQLITE_DROP_TRIGGER, SQLITE_DROP_VIEW,
+             SQLITE_ALTER_TABLE, SQLITE_CREATE_VTABLE, SQLITE_DROP_VTABLE:
+            true
+        default:
+            false
         }
     }
 

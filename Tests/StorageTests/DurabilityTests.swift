@@ -157,8 +157,11 @@ struct DurabilityTests {
             try await storage.waitUntilDurable()
             #expect(access(bench.path + "-shm", F_OK) != 0)
             #expect(try storage.database.scalar("PRAGMA locking_mode") == .text("exclusive"))
-            // After close, the data is in place for the next opener.
-            #expect(try bench.reopen().get("k") == [1])
+            // Closing leaves the (durable) WAL in place; reopening it must not fall back to a -shm index.
+            let reopened = try bench.reopen()
+            #expect(access(bench.path + "-wal", F_OK) == 0)
+            #expect(try reopened.get("k") == [1])
+            #expect(access(bench.path + "-shm", F_OK) != 0)
         }
     }
 
