@@ -44,26 +44,28 @@ let package = Package(
         .target(name: "RuntimeIO", dependencies: ["CURing"], path: "Runtime/IO", exclude: ["README.md"],
                 swiftSettings: hotPath),
         // HTTP/1.1 codecs (pure) and the server connection (on IO).
-        .target(name: "RuntimeHTTP", dependencies: ["RuntimeAPI", "RuntimeIO"], path: "Runtime/HTTP",
+        .target(name: "RuntimeHTTP", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeWebSocket"], path: "Runtime/HTTP",
                 exclude: ["README.md"], swiftSettings: hotPath),
         // Hashes, MACs and randomness from libcrypto.
         .target(name: "RuntimeCrypto", dependencies: ["COpenSSL"], path: "Runtime/Crypto", swiftSettings: strict),
         // RFC 6455 WebSockets, pure: frame codec, permessage-deflate, handshake. No sockets.
-        .target(name: "RuntimeWebSocket", dependencies: ["RuntimeAPI", "RuntimeCrypto", "CZlib"],
+        .target(name: "RuntimeWebSocket", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeCrypto", "CZlib"],
                 path: "Runtime/WebSocket", exclude: ["README.md"], swiftSettings: hotPath),
         // The only module that talks to SQLite: object storage and its durability.
         .target(name: "RuntimeStorage", dependencies: ["CSQLite", "RuntimeAPI", "RuntimeIO"], path: "Runtime/Storage",
                 exclude: ["README.md"], swiftSettings: hotPath),
         // Durable Objects: namespaces, ids, one host per object on its loop, gates, alarms, eviction.
-        .target(name: "RuntimeObjects", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeStorage", "RuntimeCrypto"],
+        .target(name: "RuntimeObjects", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeStorage", "RuntimeCrypto",
+                                                       "RuntimeWebSocket"],
                 path: "Runtime/Objects", exclude: ["README.md"], swiftSettings: hotPath),
         // Wires configuration to loops, listeners and the worker; tests start it without argv.
-        .target(name: "RuntimeServer", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeHTTP", "RuntimeObjects"],
+        .target(name: "RuntimeServer", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeHTTP", "RuntimeObjects",
+                                                      "RuntimeWebSocket"],
                 path: "Runtime/Server", exclude: ["README.md"], swiftSettings: hotPath),
         .executableTarget(
             name: "RuntimeCLI",
             dependencies: [
-                "RuntimeServer", "ExamplesApp",
+                "RuntimeServer", "RuntimeWebSocket", "ExamplesApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Runtime/CLI", swiftSettings: strict),
@@ -74,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "RuntimeIO", "RuntimeHTTP",
+                "RuntimeIO", "RuntimeHTTP", "RuntimeWebSocket",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

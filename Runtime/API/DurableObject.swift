@@ -21,6 +21,15 @@ public protocol DurableObject: Actor {
     func fetch(_ request: Request) async throws -> Response
     /// Runs when the alarm set with `storage.setAlarm` is due. Throwing retries it with backoff.
     func alarm() async throws
+    /// A message on a socket accepted with `state.acceptWebSocket` (the object may have been re-created
+    /// for it after hibernation).
+    func webSocketMessage(_ socket: WebSocket, _ message: WebSocketMessage) async throws
+    /// Such a socket closed: the peer's close code and reason (1005: none given; 1006: the connection
+    /// ended without a close frame, `wasClean` false). The runtime has answered the close already.
+    func webSocketClose(_ socket: WebSocket, code: Int, reason: String, wasClean: Bool) async throws
+    /// Such a socket failed (a protocol error by the peer, a message over the limit); `webSocketClose`
+    /// follows.
+    func webSocketError(_ socket: WebSocket, _ error: String) async throws
 }
 
 extension DurableObject {
@@ -29,6 +38,9 @@ extension DurableObject {
     }
 
     public func alarm() async throws {}
+    public func webSocketMessage(_ socket: WebSocket, _ message: WebSocketMessage) async throws {}
+    public func webSocketClose(_ socket: WebSocket, code: Int, reason: String, wasClean: Bool) async throws {}
+    public func webSocketError(_ socket: WebSocket, _ error: String) async throws {}
 }
 
 /// What the runtime gives an object instance: its id, its storage, its executor, and the input gate.
@@ -53,11 +65,45 @@ public final class DurableObjectState: Sendable {
     public func blockConcurrencyWhile<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         try await gate.blockConcurrencyWhile(body)
     }
+
+    // MARK: Hibernatable WebSockets
+
+    /// Accepts the server end of a `WebSocketPair` for hibernation: its events arrive as
+    /// `webSocketMessage` / `webSocketClose` / `webSocketError`, and this object may be evicted while it
+    /// stays open. At most `WebSocketAPILimits.maxTags` tags (duplicates ignored).
+    public func acceptWebSocket(_ socket: WebSocket, tags: [String] = []) throws {
+        try gate.acceptWebSocket(socket, tags: tags)
+    }
+
+    /// This object's open hibernatable sockets (closing ones included), or those with `tag`.
+    public func getWebSockets(tag: String? = nil) -> [WebSocket] { gate.webSockets(tag: tag) }
+
+    /// The tags `socket` was accepted with; throws for a socket that is not this object's.
+    public func getTags(_ socket: WebSocket) throws -> [String] {
+        guard gate.webSockets(tag: nil).contains(where: { $0 === socket }) else { throw WebSocketError.notHibernatable }
+        return socket.tags
+    }
+
+    /// Sets (or, with nil, clears) the text the runtime answers on every hibernatable socket of this
+    /// object without waking it.
+    public func setWebSocketAutoResponse(_ pair: WebSocketAutoResponse?) { gate.setWebSocketAutoResponse(pair) }
+
+    public func getWebSocketAutoResponse() -> WebSocketAutoResponse? { gate.webSocketAutoResponse }
+
+    /// When `socket` last sent the auto-response request (milliseconds since 1970), or nil.
+    public func getWebSocketAutoResponseTimestamp(_ socket: WebSocket) -> Int64? {
+        socket.runtimeAutoResponseTimestamp
+    }
 }
 
-/// The runtime's input gate for one object (see `DurableObjectState.blockConcurrencyWhile`).
+/// What the runtime does for one object behind `DurableObjectState`: the input gate and the
+/// hibernatable sockets. Implemented by the runtime.
 public protocol ObjectInputGate: Sendable {
     func blockConcurrencyWhile<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
+    func acceptWebSocket(_ socket: WebSocket, tags: [String]) throws
+    func webSockets(tag: String?) -> [WebSocket]
+    func setWebSocketAutoResponse(_ pair: WebSocketAutoResponse?)
+    var webSocketAutoResponse: WebSocketAutoResponse? { get }
 }
 
 /// A Durable Object class binding, as a worker sees it in `env`.

@@ -23,6 +23,23 @@ public struct Request: Sendable {
                   body: body)
     }
 
+    /// True when the client asks to upgrade to WebSocket (`Upgrade: websocket`). The server checks the
+    /// rest of the handshake when the worker answers with `Response(webSocket:)`.
+    public var isWebSocketUpgrade: Bool {
+        headers.values(for: "upgrade").contains { value in
+            value.split(separator: ",").contains { $0.trimmingSpaces.lowercased() == "websocket" }
+        }
+    }
+
     /// The body decoded as UTF-8 (invalid sequences are replaced).
     public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: Substring {
+        var text = self
+        while text.first == " " || text.first == "\t" { text.removeFirst() }
+        while text.last == " " || text.last == "\t" { text.removeLast() }
+        return text
+    }
 }

@@ -3,11 +3,20 @@ public struct Response: Sendable {
     public var status: Int
     public var headers: Headers
     public var body: ResponseBody
+    /// For an upgrade: the client end of the `WebSocketPair` whose server end the worker accepted.
+    public var webSocket: WebSocket?
 
     public init(status: Int = 200, headers: Headers = Headers(), body: ResponseBody = .empty) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// Answers a WebSocket upgrade with the client end of a pair (status 101). To pick a subprotocol
+    /// the client offered, set `Sec-WebSocket-Protocol` in `headers`.
+    public init(webSocket: WebSocket, headers: Headers = Headers()) {
+        self.init(status: 101, headers: headers)
+        self.webSocket = webSocket
     }
 
     /// A UTF-8 text response; sets Content-Type unless `headers` has one.

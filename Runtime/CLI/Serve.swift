@@ -3,6 +3,7 @@ import ExamplesApp
 import RuntimeHTTP
 import RuntimeIO
 import RuntimeServer
+import RuntimeWebSocket
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,11 +57,21 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body in bytes; larger gets 413.")
     var maxBodyBytes = HTTPLimits.defaultMaxBodyBytes
 
+    @Option(help: "Largest WebSocket message in bytes (after reassembly and decompression); larger closes with 1009.")
+    var wsMaxMessageBytes = WebSocketLimits.defaultMaxMessageBytes
+
+    @Flag(inversion: .prefixedNo, help: "Negotiate permessage-deflate when a WebSocket client offers it.")
+    var wsDeflate = true
+
+    @Option(help: "Ping a WebSocket peer after this long without a frame from it; close if it stays silent as long again.")
+    var wsPingInterval = "30s"
+
     func validate() throws {
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+        guard wsMaxMessageBytes >= 1 else { throw ValidationError("--ws-max-message-bytes must be at least 1") }
         for (flag, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout),
                               ("--request-timeout", requestTimeout), ("--shutdown-grace", shutdownGrace),
-                              ("--object-idle-timeout", objectIdleTimeout)]
+                              ("--object-idle-timeout", objectIdleTimeout), ("--ws-ping-interval", wsPingInterval)]
         where Duration.parse(value) == nil {
             throw ValidationError("\(flag) \"\(value)\": expected a duration such as 10s, 500ms or 2m")
         }
@@ -69,9 +80,13 @@ struct Serve: ParsableCommand {
     func run() throws {
         let limits = HTTPLimits(maxRequestLineBytes: maxRequestLineBytes, maxHeaderBytes: maxHeaderBytes,
                                 maxHeaderCount: maxHeaderCount, maxBodyBytes: maxBodyBytes)
+        let ping = Duration.parse(wsPingInterval)!
+        let webSocket = WebSocketConfig(limits: WebSocketLimits(maxMessageBytes: wsMaxMessageBytes),
+                                        deflate: wsDeflate ? HTTPServerConfig.defaultWebSocketDeflate : nil)
         let http = HTTPServerConfig(limits: limits, idleTimeout: Duration.parse(idleTimeout)!,
                                     headerTimeout: Duration.parse(headerTimeout)!,
-                                    requestTimeout: Duration.parse(requestTimeout)!)
+                                    requestTimeout: Duration.parse(requestTimeout)!, webSocket: webSocket,
+                                    webSocketTiming: WebSocketConnection.Timing(pingInterval: ping, pongTimeout: ping))
         let config = ServerConfig(listen: listen, threads: threads, stateDirectory: stateDir, http: http,
                                   accessLog: accessLog, shutdownGrace: Duration.parse(shutdownGrace)!,
                                   objectIdleTimeout: Duration.parse(objectIdleTimeout)!, commitJournal: commitJournal)

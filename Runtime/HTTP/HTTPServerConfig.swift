@@ -1,3 +1,5 @@
+import RuntimeWebSocket
+
 /// Limits and timeouts of the HTTP server. Defaults are named constants; `runtime serve` flags
 /// override them.
 public struct HTTPServerConfig: Sendable {
@@ -13,6 +15,10 @@ public struct HTTPServerConfig: Sendable {
     public static let defaultMaxPipelinedBytes = 256 * 1024
     /// A streamed response body waits for the client once this much is queued for sending.
     public static let defaultSendHighWaterBytes = 256 * 1024
+    /// permessage-deflate when the client offers it, without context takeover either way: each message is
+    /// compressed on its own, so an idle (hibernated) socket keeps no zlib state at all.
+    public static let defaultWebSocketDeflate = PerMessageDeflateConfig(outgoingNoContextTakeover: true,
+                                                                       incomingNoContextTakeover: true)
 
     public var limits: HTTPLimits
     public var idleTimeout: Duration
@@ -22,11 +28,17 @@ public struct HTTPServerConfig: Sendable {
     public var sendHighWaterBytes: Int
     /// "http" or "https", for `Request.url.scheme`.
     public var scheme: String
+    /// What upgraded connections accept (message size, compression).
+    public var webSocket: WebSocketConfig
+    /// Keep-alive pings and the close handshake of upgraded connections.
+    public var webSocketTiming: WebSocketConnection.Timing
 
     public init(limits: HTTPLimits = HTTPLimits(), idleTimeout: Duration = defaultIdleTimeout,
                 headerTimeout: Duration = defaultHeaderTimeout, requestTimeout: Duration = defaultRequestTimeout,
                 maxPipelinedBytes: Int = defaultMaxPipelinedBytes,
-                sendHighWaterBytes: Int = defaultSendHighWaterBytes, scheme: String = "http") {
+                sendHighWaterBytes: Int = defaultSendHighWaterBytes, scheme: String = "http",
+                webSocket: WebSocketConfig = WebSocketConfig(deflate: HTTPServerConfig.defaultWebSocketDeflate),
+                webSocketTiming: WebSocketConnection.Timing = WebSocketConnection.Timing()) {
         self.limits = limits
         self.idleTimeout = idleTimeout
         self.headerTimeout = headerTimeout
@@ -34,5 +46,7 @@ public struct HTTPServerConfig: Sendable {
         self.maxPipelinedBytes = maxPipelinedBytes
         self.sendHighWaterBytes = sendHighWaterBytes
         self.scheme = scheme
+        self.webSocket = webSocket
+        self.webSocketTiming = webSocketTiming
     }
 }

@@ -5,6 +5,10 @@ import RuntimeIO
 /// last byte (keep the connection for the next request, or close it).
 extension HTTPServerConnection {
     func send(_ response: Response, for head: RequestHead, started: UInt64) async {
+        if let webSocket = response.webSocket {
+            upgrade(response, client: webSocket, head: head, started: started)
+            return
+        }
         guard case .stream(let produce) = response.body else {
             sendComplete(response, for: head, started: started)
             return

@@ -21,6 +21,8 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
         case responding(RequestHead, started: UInt64)
         /// The last response is flushing, or the socket is closing.
         case closing
+        /// The connection became a WebSocket; the socket belongs to it now.
+        case upgraded
     }
 
     enum Deadline { case idle, header, request }
@@ -42,6 +44,8 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
     private var exchangeWaiter: UnsafeContinuation<Exchange?, Never>?
     private var queuedExchange: Exchange?
     private var socketClosed = false
+    /// The peer's EOF came while the socket was being handed to its WebSocket connection.
+    var peerLeftDuringUpgrade = false
     /// When the current phase's deadline really is. The timer itself may be set earlier: moving a
     /// deadline later (every request does) leaves the timer alone, and an early firing re-arms it.
     var deadlineAt: UInt64 = 0
@@ -81,6 +85,10 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
         switch state {
         case .closing:
             return
+        case .upgraded:
+            // Frames that came right behind the upgrade, before the socket was handed over.
+            inbound.append(contentsOf: bytes)
+            return
         case .responding:
             inbound.append(contentsOf: bytes)
             if inbound.count > context.config.maxPipelinedBytes { socket.stopReading() }
@@ -97,7 +105,14 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
     }
 
     var isClosing: Bool {
-        if case .closing = state { return true }
+        switch state {
+        case .closing, .upgraded: return true
+        default: return false
+        }
+    }
+
+    var isUpgraded: Bool {
+        if case .upgraded = state { return true }
         return false
     }
 
@@ -213,7 +228,7 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
             queuedExchange = nil
             return queued
         }
-        if socketClosed {
+        if socketClosed || isUpgraded {
             requestTaskRunning = false
             return nil
         }
@@ -251,7 +266,7 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
             context.responder.requestFinished(AccessRecord(
                 method: head.method, target: head.target, status: responseStarted ? 0 : 503, bytesSent: bodyBytesSent,
                 durationNanoseconds: loop.now &- started, remoteAddress: remote, error: "request timeout"))
-        case .closing:
+        case .closing, .upgraded:
             break
         }
     }
@@ -260,6 +275,8 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
 
     func socketReadClosed(_ socket: StreamSocket, error: IOError?) {
         switch state {
+        case .upgraded:
+            peerLeftDuringUpgrade = true
         case .responding where error == nil:
             // The client half-closed after sending its request; it still gets the answer.
             closeAfterResponse = true

@@ -45,6 +45,9 @@ public final class HTTPServerContext {
         for connection in Array(connections.values) { connection.abort(reason: "shutdown grace period over") }
     }
 
+    /// The connection became a WebSocket: it no longer counts as an HTTP connection.
+    func upgraded(_ connection: HTTPServerConnection) { closed(connection) }
+
     func closed(_ connection: HTTPServerConnection) {
         connections[ObjectIdentifier(connection)] = nil
         if draining, connections.isEmpty { onDrained?() }

@@ -47,6 +47,8 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
     private var operationsInFlight = 0
     private var flushScheduled = false
     private var lingerTimer: LoopTimer?
+    /// Set by `detach`: who gets the descriptor once nothing is in flight.
+    private var detachCompletion: ((Int32) -> Void)?
 
     /// Limits of a lingering close: after our last byte we keep reading (and discarding) so the kernel does
     /// not answer unread data with a reset that would destroy the response we just sent.
@@ -147,6 +149,7 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
     public func endOfTurn() {
         flushScheduled = false
         if inFlight == nil, closeState == .open || closeState == .lingering { submitSend() }
+        finishDetachIfIdle()
     }
 
     public func write(_ bytes: [UInt8]) {
@@ -164,6 +167,40 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
         io_uring_prep_send(sqe, fd, buffer.base + buffer.sent, buffer.unsent, Int32(MSG_NOSIGNAL))
         io_uring_sqe_set_data64(sqe, id.token(.send).userData)
         operationsInFlight += 1
+    }
+
+    // MARK: Handing over
+
+    /// Hands the descriptor to another owner (a WebSocket connection, possibly on another loop): stops
+    /// reading, lets queued bytes go out and every operation in flight complete, unregisters, and then
+    /// calls `completion` with the descriptor, which the caller owns from then on (this socket never
+    /// closes it). Bytes that arrive before the receive stops still reach the delegate; so does the
+    /// peer's EOF. Nothing is delivered after `completion`.
+    public func detach(_ completion: @escaping (Int32) -> Void) {
+        precondition(detachCompletion == nil, "socket detached twice")
+        guard closeState == .open else { return }
+        detachCompletion = completion
+        wantsReading = false
+        if readState == .armed {
+            readState = .cancelling
+            let sqe = loop.nextSQE()
+            io_uring_prep_cancel64(sqe, id.token(.receive).userData, 0)
+            io_uring_sqe_set_data64(sqe, id.token(.cancel).userData)
+            operationsInFlight += 1
+        }
+        finishDetachIfIdle()
+    }
+
+    private func finishDetachIfIdle() {
+        guard let completion = detachCompletion, closeState == .open, operationsInFlight == 0, inFlight == nil,
+              (staging?.count ?? 0) == 0 else { return }
+        detachCompletion = nil
+        closeState = .closed
+        if let staging { loop.sendBuffers.give(staging) }
+        staging = nil
+        loop.unregister(id)
+        delegate = nil
+        completion(fd)
     }
 
     // MARK: Closing
@@ -227,6 +264,7 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
         default: preconditionFailure("unexpected \(operation) on a stream socket")
         }
         finishCloseIfIdle()
+        finishDetachIfIdle()
     }
 
     private func receiveCompleted(result: Int32, flags: UInt32, buffer: UnsafeRawBufferPointer?) {
@@ -254,7 +292,7 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
             }
             return
         }
-        if !more, wantsReading { armReceive() }
+        if !more, wantsReading, detachCompletion == nil { armReceive() }
     }
 
     private func sendCompleted(result: Int32) {

@@ -11,6 +11,8 @@ final class LoopObjects: @unchecked Sendable {
     let loop: Loop
     let groupCommit: GroupCommit
     private var hosts: [String: ObjectHost] = [:]
+    /// Hibernatable WebSockets per object; outlive the object's instance and host.
+    private var sockets: [String: ObjectSockets] = [:]
     /// Instances created on this loop since start (tests and stats).
     var instancesCreated = 0
 
@@ -44,7 +46,34 @@ final class LoopObjects: @unchecked Sendable {
 
     func remove(_ host: ObjectHost) {
         if hosts[host.key] === host { hosts[host.key] = nil }
+        if let kept = sockets[host.key], kept.openCount == 0 { sockets[host.key] = nil }
     }
+
+    // MARK: Hibernatable WebSockets
+
+    /// The object's socket registry, made on first use.
+    func sockets(for namespace: ObjectNamespaceRuntime, _ id: ObjectID) -> ObjectSockets {
+        let key = namespace.name + "/" + id.hex
+        if let existing = sockets[key] { return existing }
+        let made = ObjectSockets(loop: loop, namespace: namespace, id: id, loopObjects: self)
+        sockets[key] = made
+        return made
+    }
+
+    func existingSockets(_ namespace: ObjectNamespaceRuntime, _ id: ObjectID) -> ObjectSockets? {
+        sockets[namespace.name + "/" + id.hex]
+    }
+
+    /// The last socket of an object closed: forget the registry unless the object is in memory (it may
+    /// accept more, and keeps its auto-response).
+    func socketsEmptied(_ registry: ObjectSockets) {
+        let key = registry.key
+        guard sockets[key] === registry, hosts[key]?.isLive != true else { return }
+        sockets[key] = nil
+    }
+
+    /// Hibernatable sockets open on this loop (tests and stats).
+    var openWebSockets: Int { sockets.values.reduce(0) { $0 + $1.openCount } }
 
     /// Objects with a live instance on this loop.
     var liveInstances: Int { hosts.values.filter(\.isLive).count }

@@ -1,6 +1,9 @@
-import RuntimeAPI
+@_spi(Runtime) import RuntimeAPI
 import RuntimeIO
 import RuntimeStorage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One live Durable Object on its loop: the instance (created on demand), its storage, its input gate,
 /// and its idle timer. Every event goes through `deliver`, which is where the input gate, the implicit
@@ -8,7 +11,7 @@ import RuntimeStorage
 ///
 /// Threading: loop-bound (the object's loop). Events arrive as tasks running on that loop, and the
 /// instance is an actor on the same loop's serial executor, so this state is never touched concurrently.
-final class ObjectHost: ObjectInputGate, @unchecked Sendable {
+final class ObjectHost: ObjectInputGate, OutputGateScope, @unchecked Sendable {
     let namespace: ObjectNamespaceRuntime
     let id: ObjectID
     let loopObjects: LoopObjects
@@ -20,6 +23,9 @@ final class ObjectHost: ObjectInputGate, @unchecked Sendable {
     private(set) var lastActivity: UInt64 = 0
     private var idleTimer: LoopTimer?
     private(set) var evicted = false
+    /// Sockets accepted with `WebSocket.accept()` during this object's events: while any is open the
+    /// object stays in memory (their event loops run in its instance).
+    private var standardSockets = 0
 
     init(namespace: ObjectNamespaceRuntime, id: ObjectID, loopObjects: LoopObjects) {
         self.namespace = namespace
@@ -31,13 +37,18 @@ final class ObjectHost: ObjectInputGate, @unchecked Sendable {
     var key: String { namespace.name + "/" + id.hex }
     var isLive: Bool { instance != nil }
 
+    /// Counts an event that will be delivered shortly (`deliver(counted: true)`), so the object cannot be
+    /// evicted in between.
+    func notePendingEvent() { eventsInFlight += 1 }
+
     /// Runs one event against the instance: waits at the input gate, creates the instance if needed,
-    /// runs `body`, then holds the result until the event's writes are durable (the output gate).
-    func deliver<Result>(_ body: (any DurableObject) async throws -> Result) async throws -> Result {
+    /// runs `body` (with this host as the output gate for WebSocket sends), then holds the result until
+    /// the event's writes are durable (the output gate).
+    func deliver<Result>(counted: Bool = false, _ body: (any DurableObject) async throws -> Result) async throws -> Result {
         loop.preconditionOnLoop()
         precondition(!evicted, "event delivered to an evicted object host")
         // Counted before the gate, so an event waiting there keeps the object from being evicted.
-        eventsInFlight += 1
+        if !counted { eventsInFlight += 1 }
         await enterGate()
         defer {
             eventsInFlight -= 1
@@ -46,13 +57,58 @@ final class ObjectHost: ObjectInputGate, @unchecked Sendable {
         let instance = try activate()
         let result: Result
         do {
-            result = try await body(instance)
+            result = try await OutputGate.$current.withValue(self) { try await body(instance) }
         } catch {
             try await releaseOutput()
             throw error
         }
         try await releaseOutput()
         return result
+    }
+
+    // MARK: Output gate for messages
+
+    func release(_ action: @escaping @Sendable () -> Void) {
+        guard loop.inLoop else {
+            loop.execute { self.release(action) }
+            return
+        }
+        if let storage { storage.whenDurable(action) } else { action() }
+    }
+
+    func socketOpened() {
+        guard loop.inLoop else { return loop.execute { self.socketOpened() } }
+        standardSockets += 1
+    }
+
+    func socketEnded() {
+        guard loop.inLoop else { return loop.execute { self.socketEnded() } }
+        standardSockets -= 1
+        noteActivity()
+    }
+
+    // MARK: Hibernatable WebSockets (ObjectInputGate)
+
+    func acceptWebSocket(_ socket: WebSocket, tags: [String]) throws {
+        loop.preconditionOnLoop()
+        try loopObjects.sockets(for: namespace, id).accept(socket, tags: tags)
+    }
+
+    func webSockets(tag: String?) -> [WebSocket] {
+        loopObjects.existingSockets(namespace, id)?.sockets(tag: tag) ?? []
+    }
+
+    func setWebSocketAutoResponse(_ pair: WebSocketAutoResponse?) {
+        loopObjects.sockets(for: namespace, id).autoResponse = pair
+    }
+
+    var webSocketAutoResponse: WebSocketAutoResponse? { loopObjects.existingSockets(namespace, id)?.autoResponse }
+
+    /// Logs an event that failed outside a caller that could see the error (WebSocket events).
+    func logEventError(_ event: String, _ error: any Error) {
+        var line = "{\"level\":\"error\",\"msg\":\"object event failed\",\"event\":\"\(event)\","
+            + "\"object\":\"\(key)\",\"error\":\"\(String(describing: error).replacingQuotes)\"}\n"
+        _ = line.withUTF8 { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
     /// The output gate: wait for this object's writes to be durable; reset it if they cannot be.
@@ -93,11 +149,13 @@ final class ObjectHost: ObjectInputGate, @unchecked Sendable {
     }
 
     /// Drops the instance and its storage after a failed commit: nothing of the failed write stays
-    /// visible, and the next event starts from what is durable.
+    /// visible, and the next event starts from what is durable. Its hibernatable sockets are closed
+    /// (1011): messages it sent after the failed write were dropped, and clients must resynchronise.
     func reset() {
         instance = nil
         storage?.close()
         storage = nil
+        loopObjects.existingSockets(namespace, id)?.closeAll(code: 1011, reason: "object reset")
     }
 
     // MARK: Input gate
@@ -168,7 +226,7 @@ final class ObjectHost: ObjectInputGate, @unchecked Sendable {
 
     private func idleTimerFired() {
         let due = lastActivity + namespace.runtime.config.idleTimeout.nanoseconds
-        guard eventsInFlight == 0, gateDepth == 0, storage?.isIdle ?? true else {
+        guard isIdleForEviction else {
             if let idleTimer { loop.arm(idleTimer, after: .milliseconds(100)) }
             return
         }
@@ -179,7 +237,9 @@ final class ObjectHost: ObjectInputGate, @unchecked Sendable {
         evict()
     }
 
-    var isIdleForEviction: Bool { eventsInFlight == 0 && gateDepth == 0 && (storage?.isIdle ?? true) }
+    var isIdleForEviction: Bool {
+        eventsInFlight == 0 && gateDepth == 0 && standardSockets == 0 && (storage?.isIdle ?? true)
+    }
 
     /// Drops the instance from memory and closes its database; the registry forgets it.
     func evict() {
@@ -190,5 +250,18 @@ final class ObjectHost: ObjectInputGate, @unchecked Sendable {
         storage?.close()
         storage = nil
         loopObjects.remove(self)
+    }
+}
+
+extension String {
+    /// The text with `"` and `\` escaped, for a JSON string.
+    fileprivate var replacingQuotes: String {
+        var out = ""
+        for character in self {
+            if character == "\"" || character == "\\" { out.append("\\") }
+            if character == "\n" { out += "\\n"; continue }
+            out.append(character)
+        }
+        return out
     }
 }

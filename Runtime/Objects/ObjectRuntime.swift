@@ -147,6 +147,17 @@ public final class ObjectRuntime: @unchecked Sendable {
         return total
     }
 
+    /// Hibernatable WebSockets open across loops.
+    public func openWebSockets() async -> Int {
+        var total = 0
+        for objects in perLoop {
+            total += await withCheckedContinuation { continuation in
+                objects.loop.execute { continuation.resume(returning: objects.openWebSockets) }
+            }
+        }
+        return total
+    }
+
     /// Instances created since start, across loops.
     public func instancesCreated() async -> Int {
         var total = 0

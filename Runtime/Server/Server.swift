@@ -2,6 +2,7 @@ import RuntimeAPI
 import RuntimeHTTP
 import RuntimeIO
 import RuntimeObjects
+import RuntimeWebSocket
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -136,10 +137,11 @@ public final class Server: Sendable {
                 parts.listener?.close()
                 parts.http?.onDrained = { drained.withLock { $0 += 1 } }
                 parts.http?.beginDraining()
+                WebSocketConnections.of(loop).closeAll(code: 1001, reason: "server shutting down")
             }
         }
         while MonotonicClock.now() < deadline,
-              drained.withLock({ $0 }) < group.loops.count || waitUntil.count > 0 {
+              drained.withLock({ $0 }) < group.loops.count || waitUntil.count > 0 || openWebSocketsBlocking() > 0 {
             usleep(5_000)
         }
         let done = Mutex(0)
@@ -147,6 +149,7 @@ public final class Server: Sendable {
             let parts = perLoop[index]
             loop.execute {
                 parts.http?.closeAll()
+                WebSocketConnections.of(loop).abortAll()
                 parts.responder?.flushLog()
                 done.withLock { $0 += 1 }
             }
@@ -158,5 +161,30 @@ public final class Server: Sendable {
         usleep(20_000)
         group.stop()
         group.join()
+        for loop in group.loops { WebSocketConnections.forget(loop) }
+    }
+
+    /// WebSocket connections open across loops, counted on each loop; blocks the calling thread.
+    private func openWebSocketsBlocking() -> Int {
+        let total = Mutex((counted: 0, sum: 0))
+        for loop in group.loops {
+            loop.execute {
+                let count = WebSocketConnections.of(loop).count
+                total.withLock { $0 = ($0.counted + 1, $0.sum + count) }
+            }
+        }
+        while total.withLock({ $0.counted }) < group.loops.count { usleep(500) }
+        return total.withLock { $0.sum }
+    }
+
+    /// WebSocket connections open across loops (tests and stats).
+    public func openWebSockets() async -> Int {
+        var total = 0
+        for loop in group.loops {
+            total += await withCheckedContinuation { continuation in
+                loop.execute { continuation.resume(returning: WebSocketConnections.of(loop).count) }
+            }
+        }
+        return total
     }
 }

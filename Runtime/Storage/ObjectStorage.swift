@@ -26,6 +26,8 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     public internal(set) var broken: StorageError?
     private var savepointDepth = 0
     private var durabilityWaiters: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    /// Outgoing messages held until the writes before them are durable, in send order.
+    private var heldOutput: [(sequence: UInt64, action: () -> Void)] = []
     /// The first commit of a new database must also make its directory entries durable.
     var needsDirectorySync: Bool
     /// Pages in the WAL after the last commit (from sqlite3_wal_hook); drives checkpoints.
@@ -105,8 +107,10 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         database.close()
     }
 
-    /// No open transaction and every commit durable: safe to evict.
-    public var isIdle: Bool { !database.inTransaction && durableSequence == committedSequence && broken == nil }
+    /// No open transaction, every commit durable and no message held: safe to evict.
+    public var isIdle: Bool {
+        !database.inTransaction && durableSequence == committedSequence && broken == nil && heldOutput.isEmpty
+    }
 
     public var sql: any SQLStorage { self }
 
@@ -170,6 +174,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         alarmInTransaction = nil
         let error = StorageError.objectReset(reason)
         broken = error
+        heldOutput = []
         let waiters = durabilityWaiters
         durabilityWaiters = []
         for waiter in waiters { waiter.continuation.resume(throwing: error) }
@@ -178,12 +183,38 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     /// Marks commits up to `sequence` durable and releases the responses waiting for them.
     func markDurable(upTo sequence: UInt64) {
         durableSequence = max(durableSequence, sequence)
+        if !heldOutput.isEmpty { releaseHeldOutput() }
         guard !durabilityWaiters.isEmpty else { return }
         var remaining: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
         for waiter in durabilityWaiters {
             if waiter.sequence <= durableSequence { waiter.continuation.resume() } else { remaining.append(waiter) }
         }
         durabilityWaiters = remaining
+    }
+
+    /// The output gate for messages: runs `action` now if every write made so far is durable (and nothing
+    /// is held before it), otherwise once they are. Dropped if their commit fails: nothing sent after a
+    /// write that never became durable reaches anyone.
+    public func whenDurable(_ action: @escaping () -> Void) {
+        guard broken == nil else { return }
+        let target = database.inTransaction ? writeSequence : committedSequence
+        if heldOutput.isEmpty, durableSequence >= target {
+            action()
+        } else {
+            heldOutput.append((target, action))
+        }
+    }
+
+    private func releaseHeldOutput() {
+        var released = 0
+        for held in heldOutput {
+            guard held.sequence <= durableSequence else { break }
+            released += 1
+        }
+        guard released > 0 else { return }
+        let ready = heldOutput.prefix(released)
+        heldOutput.removeFirst(released)
+        for held in ready { held.action() }
     }
 
     /// The output gate: returns once every write made so far is durable; throws if its commit failed.

@@ -83,9 +83,11 @@ public final class WebSocketFrameEncoder {
             return
         }
         var compressed: [UInt8] = []
-        compressor(for: deflate).compressMessage(
-            payload, into: &compressed,
-            resetAfter: deflate.outgoingNoContextTakeover(as: role) || compression.outgoingNoContextTakeover)
+        let noContextTakeover = deflate.outgoingNoContextTakeover(as: role) || compression.outgoingNoContextTakeover
+        compressor(for: deflate).compressMessage(payload, into: &compressed, resetAfter: noContextTakeover)
+        // Nothing carries over to the next message: free zlib's state (about 256 KiB) instead of keeping it
+        // on a socket that may sit idle for hours.
+        if noContextTakeover { compressor = nil }
         compressed.withUnsafeBytes { appendFrames(opcode, $0, compressed: true, to: &out) }
     }
 

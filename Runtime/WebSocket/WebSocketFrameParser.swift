@@ -409,10 +409,13 @@ public final class WebSocketFrameParser {
         guard let decompressor, let deflate else {
             preconditionFailure("a compressed message always has a decompressor")
         }
+        let noContextTakeover = deflate.incomingNoContextTakeover(as: role)
         try mapInflate { () throws(DeflateDecompressor.Failure) in
-            try decompressor.finishMessage(into: &messageBytes, limit: messageLimit,
-                                           resetWindow: deflate.incomingNoContextTakeover(as: role))
+            try decompressor.finishMessage(into: &messageBytes, limit: messageLimit, resetWindow: noContextTakeover)
         }
+        // Without context takeover nothing carries over to the next message: free zlib's state (tens of
+        // KiB) rather than keep it on a socket that may sit idle, hibernated, for hours.
+        if noContextTakeover { self.decompressor = nil }
     }
 
     private func mapInflate(_ body: () throws(DeflateDecompressor.Failure) -> Void) throws(WebSocketProtocolError) {

@@ -55,18 +55,35 @@ struct TargetResult {
 
 /// The printed table and the JSON file.
 struct Report {
+    /// What one counted event is called in the table and the JSON, and whether HTTP statuses apply.
+    struct Unit {
+        let column: String
+        let countKey: String
+        let rateKey: String
+        let showsNon2xx: Bool
+
+        static let requests = Unit(column: "req/s", countKey: "requests", rateKey: "requests_per_second",
+                                   showsNon2xx: true)
+    }
+
     let results: [TargetResult]
     let connections: Int
     let threads: Int
     let duration: String
     let arguments: [String]
+    var unit = Unit.requests
+    /// More top-level JSON fields (the message size of `bench ws`, say).
+    var extraFields: [String: Any] = [:]
+    /// More JSON fields per target, by target index.
+    var extraTargetFields: [[String: Any]] = []
 
     func table() -> String {
-        var lines = ["", pad("target", 40) + pad("req/s", 12) + pad("errors", 8) + pad("non-2xx", 9)
+        var lines = ["", pad("target", 40) + pad(unit.column, 14) + pad("errors", 8)
+            + (unit.showsNon2xx ? pad("non-2xx", 9) : "")
             + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9) + "max ms"]
         for result in results {
-            lines.append(pad(result.name, 40) + pad(String(Int(result.requestsPerSecond)), 12)
-                + pad(String(result.errors), 8) + pad(String(result.non2xx), 9)
+            lines.append(pad(result.name, 40) + pad(String(Int(result.requestsPerSecond)), 14)
+                + pad(String(result.errors), 8) + (unit.showsNon2xx ? pad(String(result.non2xx), 9) : "")
                 + pad(ms(result.percentile(50)), 9) + pad(ms(result.percentile(90)), 9)
                 + pad(ms(result.percentile(99)), 9) + ms(result.maxMilliseconds))
             if let error = result.lastError { lines.append("  last error: \(error)") }
@@ -75,29 +92,33 @@ struct Report {
             let ratio = results[0].requestsPerSecond / results[1].requestsPerSecond
             let p99 = results[1].percentile(99) > 0 ? results[0].percentile(99) / results[1].percentile(99) : 0
             lines.append("")
-            lines.append("ratio \(results[0].name) / \(results[1].name): req/s \(String(format: "%.2f", ratio))x, "
+            lines.append("ratio \(results[0].name) / \(results[1].name): \(unit.column) \(String(format: "%.2f", ratio))x, "
                 + "p99 \(String(format: "%.2f", p99))x")
         }
         return lines.joined(separator: "\n")
     }
 
     func writeJSON(to path: String) throws {
-        let targets: [[String: Any]] = results.map { result in
-            [
-                "name": result.name, "requests": result.requests, "errors": result.errors, "non2xx": result.non2xx,
+        let targets: [[String: Any]] = results.enumerated().map { index, result in
+            var fields: [String: Any] = [
+                "name": result.name, unit.countKey: result.requests, "errors": result.errors,
                 "seconds": Double(result.nanoseconds) / 1e9,
-                "requests_per_second": (result.requestsPerSecond * 10).rounded() / 10,
+                unit.rateKey: (result.requestsPerSecond * 10).rounded() / 10,
                 "latency_ms": ["p50": result.percentile(50), "p90": result.percentile(90),
                                "p99": result.percentile(99), "max": result.maxMilliseconds],
             ]
+            if unit.showsNon2xx { fields["non2xx"] = result.non2xx }
+            if index < extraTargetFields.count { fields.merge(extraTargetFields[index]) { $1 } }
+            return fields
         }
         var document: [String: Any] = [
             "date": ISO8601DateFormatter().string(from: Date()),
             "command": arguments.joined(separator: " "),
             "connections": connections, "threads": threads, "duration": duration, "targets": targets,
         ]
+        document.merge(extraFields) { $1 }
         if results.count == 2, results[1].requestsPerSecond > 0 {
-            document["ratio_requests_per_second"] = results[0].requestsPerSecond / results[1].requestsPerSecond
+            document["ratio_\(unit.rateKey)"] = results[0].requestsPerSecond / results[1].requestsPerSecond
         }
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: path))

@@ -1,0 +1,25 @@
+/// The bench's own WebSocket client limits and pacing; every fixed number of `bench ws` is here.
+enum WebSocketBenchLimits {
+    /// From starting a connect to the 101: past it the attempt counts as failed. Generous, so a SYN the
+    /// server's full backlog dropped (retransmitted after 1 s, then 3 s) is not mistaken for a limit.
+    static let handshakeTimeout: Duration = .seconds(10)
+    /// Wait before a connection that failed or was closed during the load reconnects, so a server that
+    /// refuses everything is not hammered in a tight loop.
+    static let reconnectDelay: Duration = .milliseconds(100)
+    /// Connects plus upgrades in flight at once, for the whole process (split over the loops). Opening
+    /// thousands at once would overflow the server's accept backlog and measure SYN retransmits.
+    static let maxConnectsInFlight = 256
+    /// How long a segment waits for all of its connections to be open before the load starts anyway.
+    static let openTimeout: Duration = .seconds(60)
+    /// How long stopping waits for the close handshakes before the next segment starts regardless.
+    static let closeWait: Duration = .seconds(5)
+    /// `bench ws idle`: the deliveries of the one message per connection have finished once none has
+    /// arrived for this long...
+    static let quietPeriod: Duration = .seconds(1)
+    /// ...or, at the latest, this long after the last connection opened.
+    static let maxDrainWait: Duration = .seconds(120)
+    /// Rooms `bench ws idle` spreads its connections over, by default (`-0` ... `-9` after the path).
+    static let defaultIdleRooms = 10
+    /// Largest message the bench accepts from a server.
+    static let maxMessageBytes = 1 << 20
+}
