@@ -220,6 +220,20 @@ public final class WebSocket: Sendable {
     }
 }
 
+extension WebSocket {
+    /// Opens a WebSocket to `url` (`ws://host[:port]/path`) and returns it connected, accepted for the
+    /// standard API: read `events`, `send`, `close`. `protocols` are offered as Sec-WebSocket-Protocol;
+    /// `headers` go along with the upgrade request. Inside an object the socket keeps the object in
+    /// memory until it closes. Throws `WebSocketError.connectFailed` with the reason.
+    public static func connect(to url: String, headers: Headers = Headers(), protocols: [String] = []) async throws
+        -> WebSocket {
+        guard let connector = WebSocketConnector.installed else {
+            throw WebSocketError.connectFailed("no WebSocket client is installed in this process")
+        }
+        return try await connector.connect(url: url, headers: headers, protocols: protocols)
+    }
+}
+
 /// The two ends of a new WebSocket: keep and accept `server`, return `client` in the response.
 public struct WebSocketPair: Sendable {
     public let client: WebSocket
@@ -271,6 +285,24 @@ public protocol WebSocketTransport: AnyObject, Sendable {
     /// `socketEnded`.
     func socketOpened()
     func socketEnded()
+}
+
+/// Makes outbound connections for `WebSocket.connect(to:)`; implemented and installed by the runtime.
+public protocol WebSocketConnecting: Sendable {
+    func connect(url: String, headers: Headers, protocols: [String]) async throws -> WebSocket
+}
+
+@_spi(Runtime) public enum WebSocketConnector {
+    /// Every installed connector, newest last (a process normally has one; tests run several servers).
+    private static let installedConnectors = Mutex<[any WebSocketConnecting & AnyObject]>([])
+    /// The connector `WebSocket.connect` uses: the newest one still installed.
+    public static var installed: (any WebSocketConnecting)? { installedConnectors.withLock { $0.last } }
+    public static func install(_ connector: any WebSocketConnecting & AnyObject) {
+        installedConnectors.withLock { $0.append(connector) }
+    }
+    public static func uninstall(_ connector: any WebSocketConnecting & AnyObject) {
+        installedConnectors.withLock { $0.removeAll { $0 === connector } }
+    }
 }
 
 @_spi(Runtime) public enum OutputGate {

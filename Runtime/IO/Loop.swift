@@ -123,6 +123,18 @@ public final class Loop: @unchecked Sendable {
 
     // MARK: Threading
 
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// The loop running on the calling thread, or nil off the loops.
+    public static var current: Loop? {
+        guard let pointer = pthread_getspecific(currentKey) else { return nil }
+        return Unmanaged<Loop>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
     /// True on the thread running this loop.
     public var inLoop: Bool {
         guard let thread else { return false }
@@ -238,6 +250,7 @@ public final class Loop: @unchecked Sendable {
     /// Runs the loop on the calling thread until `stop()`.
     public func run() {
         thread = pthread_self()
+        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
         running = true
         armWakeup()
         var batch = [(UInt64, Int32, UInt32)](repeating: (0, 0, 0), count: IOLimits.completionBatch)

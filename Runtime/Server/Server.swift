@@ -1,4 +1,4 @@
-import RuntimeAPI
+@_spi(Runtime) import RuntimeAPI
 import RuntimeHTTP
 import RuntimeIO
 import RuntimeObjects
@@ -20,6 +20,8 @@ public final class Server: Sendable {
     private let waitUntil = WaitUntilTracker()
     private let perLoop: [LoopParts]
     private let stopped = Mutex(false)
+    /// Serves `WebSocket.connect` for this server's apps, on its loops.
+    private let webSocketClient: WebSocketClient
 
     /// What each loop owns. Touched only on its loop after start.
     final class LoopParts: @unchecked Sendable {
@@ -63,6 +65,9 @@ public final class Server: Sendable {
             for fd in descriptors { close(fd) }
             throw error
         }
+        webSocketClient = WebSocketClient(loops: group.loops, config: config.http.webSocket,
+                                          timing: config.http.webSocketTiming)
+        WebSocketConnector.install(webSocketClient)
         let env = objects.env
         let worker = app.worker
         perLoop = group.loops.map { _ in LoopParts() }
@@ -162,6 +167,7 @@ public final class Server: Sendable {
         group.stop()
         group.join()
         for loop in group.loops { WebSocketConnections.forget(loop) }
+        WebSocketConnector.uninstall(webSocketClient)
     }
 
     /// WebSocket connections open across loops, counted on each loop; blocks the calling thread.
