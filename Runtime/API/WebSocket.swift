@@ -290,13 +290,20 @@ public protocol WebSocketTransport: AnyObject, Sendable {
 /// Makes outbound connections for `WebSocket.connect(to:)`; implemented and installed by the runtime.
 public protocol WebSocketConnecting: Sendable {
     func connect(url: String, headers: Headers, protocols: [String]) async throws -> WebSocket
+    /// True when the calling thread is one of this connector's loops.
+    var isOnCallingThread: Bool { get }
 }
 
 @_spi(Runtime) public enum WebSocketConnector {
     /// Every installed connector, newest last (a process normally has one; tests run several servers).
     private static let installedConnectors = Mutex<[any WebSocketConnecting & AnyObject]>([])
-    /// The connector `WebSocket.connect` uses: the newest one still installed.
-    public static var installed: (any WebSocketConnecting)? { installedConnectors.withLock { $0.last } }
+    /// The connector `WebSocket.connect` uses: the one whose loop is calling (the app's own runtime),
+    /// else the newest one still installed.
+    public static var installed: (any WebSocketConnecting)? {
+        installedConnectors.withLock { connectors in
+            connectors.last { $0.isOnCallingThread } ?? connectors.last
+        }
+    }
     public static func install(_ connector: any WebSocketConnecting & AnyObject) {
         installedConnectors.withLock { $0.append(connector) }
     }

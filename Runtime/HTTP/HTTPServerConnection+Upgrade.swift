@@ -68,8 +68,9 @@ extension HTTPServerConnection {
             inbound = []
             let connection = WebSocketConnection(socket: socket, role: .server, agreement: agreement, config: config,
                                                  timing: timing)
-            connection.start(leftover: leftover)
+            // The host first: frames that came right behind the upgrade are delivered by `start`.
             host.adopt(connection, for: server)
+            connection.start(leftover: leftover)
             return
         }
         // Another loop owns the socket from now on: let this one finish with it first.
@@ -82,8 +83,8 @@ extension HTTPServerConnection {
                 let moved = StreamSocket(loop: target, fd: fd)
                 let connection = WebSocketConnection(socket: moved, role: .server, agreement: agreement,
                                                      config: config, timing: timing)
-                connection.start(leftover: leftover)
                 host.adopt(connection, for: server)
+                connection.start(leftover: leftover)
                 if peerLeft { connection.socketReadClosed(moved, error: nil) }
             }
         }

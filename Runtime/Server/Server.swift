@@ -21,7 +21,7 @@ public final class Server: Sendable {
     private let perLoop: [LoopParts]
     private let stopped = Mutex(false)
     /// Serves `WebSocket.connect` for this server's apps, on its loops.
-    private let webSocketClient: WebSocketClient
+    public let webSocketClient: WebSocketClient
 
     /// What each loop owns. Touched only on its loop after start.
     final class LoopParts: @unchecked Sendable {

@@ -30,6 +30,11 @@ public final class WebSocketClient: WebSocketConnecting, @unchecked Sendable {
         self.handshakeTimeout = handshakeTimeout
     }
 
+    public var isOnCallingThread: Bool {
+        guard let current = Loop.current else { return false }
+        return loops.contains { $0 === current }
+    }
+
     public func connect(url: String, headers: Headers, protocols: [String]) async throws -> WebSocket {
         let target = try WebSocketTarget(url)
         guard !target.secure else {
@@ -184,8 +189,9 @@ final class ClientUpgrade: StreamSocketDelegate {
         let connection = WebSocketConnection(socket: stream, role: .client, agreement: agreement, config: config,
                                              timing: timing)
         let host = StandardWebSocketHost(loop: loop)
-        connection.start(leftover: leftover)
+        // The delegate first: frames that came with the 101 are delivered by `start`.
         host.adopt(connection, for: socket)
+        connection.start(leftover: leftover)
         let waiting = continuation
         continuation = nil
         waiting?.resume()

@@ -86,10 +86,13 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
         timer = LoopTimer { [weak self] in self?.timerFired() }
     }
 
-    /// Starts reading (after `leftover`, if any).
+    /// Starts reading, after delivering `leftover` (frames that came with the upgrade). Set the delegate
+    /// (adopt the connection) before this.
     public func start(leftover: [UInt8] = []) {
         loop.preconditionOnLoop()
         socket.delegate = self
+        // Aborted before it started (its object was reset during the upgrade).
+        guard case .open = state else { return }
         WebSocketConnections.of(loop).added(self)
         armKeepAlive()
         if !leftover.isEmpty { leftover.withUnsafeBytes { received($0) } }

@@ -6,7 +6,8 @@ import RuntimeIO
 public protocol WebSocketHost: AnyObject, Sendable {
     /// The loop the connection must run on.
     var loop: Loop { get }
-    /// Takes the new, started connection for the app's server end. Called on `loop`.
+    /// Takes the new connection for the app's server end, before it starts (frames that came with the
+    /// upgrade are delivered as soon as it does). Called on `loop`.
     func adopt(_ connection: WebSocketConnection, for socket: WebSocket)
     /// The upgrade failed (a bad handshake, or the client left first): forget `socket`. Any thread.
     func upgradeFailed(for socket: WebSocket)

@@ -38,6 +38,13 @@ final class ObjectsHarness: Sendable {
     }
 }
 
+/// A one-way signal between a test and an object event.
+final class Flag: Sendable {
+    private let raised = Mutex(false)
+    func raise() { raised.withLock { $0 = true } }
+    var isRaised: Bool { raised.withLock { $0 } }
+}
+
 /// Polls `condition` until it holds or `timeout` passes.
 func eventually(_ timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
@@ -86,10 +93,12 @@ actor ProbeObject: DurableObject {
 
     struct AlarmFailure: Error {}
 
-    /// Holds the input gate for `milliseconds`, then writes `key`.
-    func critical(_ key: String, milliseconds: Int) async throws {
+    /// Holds the input gate for `milliseconds`, then writes `key`. `entered` is raised once the gate is
+    /// held, so a test knows when to send the event that must wait.
+    func critical(_ key: String, milliseconds: Int, entered: Flag = Flag()) async throws {
         let storage = state.storage
         _ = try await state.blockConcurrencyWhile {
+            entered.raise()
             try await Task.sleep(for: .milliseconds(milliseconds))
             try storage.put(key, string: "done")
             return true

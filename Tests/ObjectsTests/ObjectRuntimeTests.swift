@@ -118,8 +118,12 @@ struct ObjectRuntimeTests {
             defer { harness.stop() }
             let stub = try harness.namespace("PROBE").get(name: "critical")
             _ = try await stub.run(as: ProbeObject.self) { try $0.read("warm-up") }
-            async let critical: Void = stub.run(as: ProbeObject.self) { try await $0.critical("init", milliseconds: 300) }
-            try await Task.sleep(for: .milliseconds(50))
+            let entered = Flag()
+            async let critical: Void = stub.run(as: ProbeObject.self) {
+                try await $0.critical("init", milliseconds: 300, entered: entered)
+            }
+            // Only once the section holds the gate does the next event have to wait for it.
+            #expect(await eventually { entered.isRaised })
             let seen = try await stub.run(as: ProbeObject.self) { try $0.read("init") }
             #expect(seen == "done", "an event ran inside the critical section")
             try await critical

@@ -12,7 +12,7 @@ struct WebSocketClientTests {
     func echoAgainstOurServer() async throws {
         let server = try Self.startServer()
         defer { server.shutdown() }
-        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(server.address.port)/ws/echo")
+        let socket = try await server.connect("ws://127.0.0.1:\(server.address.port)/ws/echo")
         #expect(socket.readyState == .open)
         socket.send("hello")
         socket.send([1, 2, 3])
@@ -32,7 +32,7 @@ struct WebSocketClientTests {
         defer { server.shutdown() }
         let peer = try PythonPeer()
         defer { peer.stop() }
-        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(peer.port)/echo", protocols: ["other", "chat"])
+        let socket = try await server.connect("ws://127.0.0.1:\(peer.port)/echo", protocols: ["other", "chat"])
         #expect(socket.subprotocol == "chat")
         var events = socket.events.makeAsyncIterator()
         let long = String(repeating: "ü", count: 40_000)
@@ -43,7 +43,7 @@ struct WebSocketClientTests {
         try socket.close()
         #expect(await events.next() == .close(code: 1000, reason: "", wasClean: true))
 
-        let closing = try await WebSocket.connect(to: "ws://127.0.0.1:\(peer.port)/close-4001")
+        let closing = try await server.connect("ws://127.0.0.1:\(peer.port)/close-4001")
         var closingEvents = closing.events.makeAsyncIterator()
         #expect(await closingEvents.next() == .close(code: 4001, reason: "go away", wasClean: true))
     }
@@ -62,17 +62,32 @@ struct WebSocketClientTests {
         ]
         for (url, mentions) in cases {
             do {
-                _ = try await WebSocket.connect(to: url)
+                _ = try await server.connect(url)
                 Issue.record("\(url): connected, expected a failure")
             } catch let error as WebSocketError {
                 #expect("\(error)".contains(mentions), "\(url): \(error)")
             }
         }
         // The server is unharmed.
-        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(server.address.port)/ws/echo")
+        let socket = try await server.connect("ws://127.0.0.1:\(server.address.port)/ws/echo")
         socket.send("still here")
         var events = socket.events.makeAsyncIterator()
         #expect(await events.next() == .message(.text("still here")))
+    }
+
+    @Test("an app's WebSocket.connect inside fetch runs on its own runtime's client")
+    func fromInsideAWorker() async throws {
+        let directory = NSTemporaryDirectory() + "ws-client-test-" + UUID().uuidString
+        let config = ServerConfig(listen: "127.0.0.1:0", threads: 2, stateDirectory: directory, accessLog: false,
+                                  shutdownGrace: .seconds(2))
+        let server = try Server(config: config, worker: RelayWorker())
+        defer { server.shutdown() }
+        let peer = try PythonPeer()
+        defer { peer.stop() }
+        let (peerPort, serverPort) = (peer.port, server.address.port)
+        let response = try await offPool { try RawClient.get("/relay?port=\(peerPort)", port: serverPort) }
+        #expect(response.status == 200)
+        #expect(response.text == "relayed: over the wire")
     }
 
     static func startServer() throws -> Server {
@@ -97,6 +112,29 @@ struct WebSocketClientTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         return UInt16(bigEndian: address.sin_port)
+    }
+}
+
+/// Connects to `/echo` of the Python peer on `?port=`, sends a text and answers with what came back.
+struct RelayWorker: Worker {
+    func fetch(_ request: Request, env: Env, ctx: ExecutionContext) async throws -> Response {
+        let port = request.url.queryValue("port") ?? "0"
+        let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/echo")
+        socket.send("over the wire")
+        for await event in socket.events {
+            if case .message(.text(let text)) = event {
+                try socket.close()
+                return Response(text: "relayed: \(text)")
+            }
+        }
+        return Response(status: 502, text: "the peer closed first")
+    }
+}
+
+extension Server {
+    /// Connects through this server's own WebSocket client (tests run several servers at once).
+    func connect(_ url: String, protocols: [String] = []) async throws -> WebSocket {
+        try await webSocketClient.connect(url: url, headers: Headers(), protocols: protocols)
     }
 }
 
