@@ -23,7 +23,8 @@ public protocol WebSocketConnectionDelegate: AnyObject {
 /// `pongTimeout` more, the peer is gone: the connection closes and reports 1006.
 ///
 /// Threading: loop-bound, except `send` and `close`, which hop to the loop when called elsewhere.
-public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport, @unchecked Sendable {
+public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport, EndOfTurnHandler,
+    @unchecked Sendable {
     /// Timing of keep-alive and the close handshake.
     public struct Timing: Sendable {
         /// A ping goes out after this long without a frame from the peer.
@@ -49,6 +50,10 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
         case open
         /// We sent a close frame and wait for the peer's.
         case closeSent(code: Int, reason: String)
+        /// The peer closed, or broke the protocol: nothing more is read, but until the end of the next
+        /// loop turn the app's replies to messages it already got still go out; then `frame` (our close)
+        /// follows and the connection ends.
+        case draining(frame: [UInt8]?, code: Int, reason: String, wasClean: Bool)
         /// Done with frames; the socket is closing.
         case finished
     }
@@ -104,6 +109,13 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
         return false
     }
 
+    private var canSend: Bool {
+        switch state {
+        case .open, .draining: true
+        case .closeSent, .finished: false
+        }
+    }
+
     // MARK: WebSocketTransport
 
     public func send(_ message: WebSocketMessage) {
@@ -111,7 +123,7 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
             loop.execute { self.send(message) }
             return
         }
-        guard case .open = state else { return }
+        guard canSend else { return }
         scratch.removeAll(keepingCapacity: true)
         switch message {
         case .text(let text): encoder.appendText(text, to: &scratch)
@@ -124,7 +136,7 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
     /// Sends raw, already-encoded frames (a broadcast encodes once for many connections).
     public func sendEncoded(_ frames: [UInt8]) {
         loop.preconditionOnLoop()
-        guard case .open = state else { return }
+        guard canSend else { return }
         socket.write(frames)
     }
 
@@ -155,7 +167,7 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
     }
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
-        guard !isFinished else { return }
+        guard !isFinished, !isDraining else { return }
         lastHeard = loop.now
         pingOutstanding = false
         events.removeAll(keepingCapacity: true)
@@ -175,9 +187,14 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
         return false
     }
 
+    private var isDraining: Bool {
+        if case .draining = state { return true }
+        return false
+    }
+
     private func handle(_ events: [WebSocketEvent]) {
         for event in events {
-            if isFinished { return }
+            if isFinished || isDraining { return }
             switch event {
             case .text(let text):
                 if case .open = state { delegate?.connection(self, received: .text(text)) }
@@ -199,21 +216,37 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
         case .open:
             // Echo the close (with its code, if it had one), then end the TCP connection: the server
             // closes first (RFC 6455 §7.1.1).
-            if let frame = try? encoder.close(code: code, reason: code == nil ? "" : reason) { socket.write(frame) }
-            finish(code: reported, reason: reason, wasClean: true)
+            drain(frame: try? encoder.close(code: code, reason: code == nil ? "" : reason), code: reported, reason: reason,
+                  wasClean: true)
         case .closeSent:
             finish(code: reported, reason: reason, wasClean: true)
-        case .finished:
+        case .draining, .finished:
             break
         }
     }
 
     private func protocolFailure(_ error: WebSocketProtocolError) {
-        if case .open = state, let frame = try? encoder.close(code: error.closeCode, reason: error.reason) {
-            socket.write(frame)
-        }
         delegate?.connection(self, failed: error.description)
-        finish(code: Int(error.closeCode.rawValue), reason: error.reason, wasClean: false)
+        guard case .open = state else {
+            return finish(code: Int(error.closeCode.rawValue), reason: error.reason, wasClean: false)
+        }
+        drain(frame: try? encoder.close(code: error.closeCode, reason: error.reason),
+              code: Int(error.closeCode.rawValue), reason: error.reason, wasClean: false)
+    }
+
+    /// Stops reading and lets the app answer what it was given in this turn before our close goes out.
+    private func drain(frame: [UInt8]?, code: Int, reason: String, wasClean: Bool) {
+        state = .draining(frame: frame, code: code, reason: reason, wasClean: wasClean)
+        socket.stopReading()
+        // Registered now, it runs at the end of the next turn: after the jobs the delivered messages
+        // woke (and their sends), which run at that turn's start.
+        loop.atEndOfTurn(self)
+    }
+
+    public func endOfTurn() {
+        guard case .draining(let frame, let code, let reason, let wasClean) = state else { return }
+        if let frame { socket.write(frame) }
+        finish(code: code, reason: reason, wasClean: wasClean)
     }
 
     public func socketReadClosed(_ socket: StreamSocket, error: IOError?) {
@@ -247,7 +280,7 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
 
     private func timerFired() {
         switch state {
-        case .finished:
+        case .finished, .draining:
             return
         case .closeSent:
             if loop.now >= closeDeadline {
