@@ -212,6 +212,7 @@ public final class WebSocket: Sendable {
         }
         // Inside an object, its events keep running in the instance: it must not be evicted meanwhile.
         scope?.socketOpened()
+        UpgradeTracker.current?.note(self)
     }
 
     /// Messages, then one `.close`, for a socket accepted with `accept()`; empty otherwise.
@@ -309,6 +310,43 @@ public protocol WebSocketConnecting: Sendable {
     }
     public static func uninstall(_ connector: any WebSocketConnecting & AnyObject) {
         installedConnectors.withLock { $0.removeAll { $0 === connector } }
+    }
+}
+
+/// Sockets accepted while one request is being answered, so the runtime can end those the response
+/// does not carry (the app threw, or returned something else): otherwise they would wait for a
+/// connection that never comes. The runtime sets one around each worker and object `fetch`.
+@_spi(Runtime) public final class UpgradeTracker: Sendable {
+    @TaskLocal public static var current: UpgradeTracker?
+
+    private let accepted = Mutex<[WebSocket]>([])
+    /// The tracker of the request this one runs inside (a worker's, around an object's fetch).
+    private let parent: UpgradeTracker?
+    /// Ends a socket no response carries; the runtime's (hibernatable sockets have a host to tell).
+    private let abandon: @Sendable (WebSocket) -> Void
+
+    public init(abandon: @escaping @Sendable (WebSocket) -> Void) {
+        parent = UpgradeTracker.current
+        self.abandon = abandon
+    }
+
+    public func note(_ socket: WebSocket) { accepted.withLock { $0.append(socket) } }
+
+    /// The request was answered with `response` (nil: it threw). Sockets it does not carry are ended;
+    /// the one it carries passes to the enclosing request, whose response must carry it in turn.
+    public func settle(_ response: Response?) {
+        let sockets = accepted.withLock { list in
+            defer { list = [] }
+            return list
+        }
+        let carried = response?.webSocket?.runtimeServerEnd
+        for socket in sockets {
+            if socket === carried {
+                parent?.note(socket)
+            } else {
+                abandon(socket)
+            }
+        }
     }
 }
 

@@ -6,6 +6,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /// SSL_set_tlsext_host_name is a macro over SSL_ctrl; Swift cannot import it.
 static inline long copenssl_set_host_name(SSL *ssl, const char *name) {

@@ -83,3 +83,27 @@ public enum Base64 {
         }
     }
 }
+
+/// Base64url without padding (RFC 4648 §5, as JWTs use it): `-` and `_` instead of `+` and `/`.
+public enum Base64URL {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var text = Base64.encode(bytes)
+        while text.last == "=" { text.removeLast() }
+        return String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
+    }
+
+    /// Accepts padded or unpadded input; nil for anything else.
+    public static func decode(_ text: String) -> [UInt8]? {
+        guard !text.contains("+"), !text.contains("/") else { return nil }
+        var standard = String(text.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        if !standard.contains("=") {
+            switch standard.utf8.count % 4 {
+            case 2: standard += "=="
+            case 3: standard += "="
+            case 1: return nil
+            default: break
+            }
+        }
+        return Base64.decode(standard)
+    }
+}

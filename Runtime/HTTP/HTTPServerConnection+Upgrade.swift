@@ -15,7 +15,8 @@ extension HTTPServerConnection {
 
     func upgrade(_ response: Response, client: WebSocket, head: RequestHead, started: UInt64) {
         guard case .responding = state, socket.isOpen else {
-            client.runtimeServerEnd?.runtimeClosed()
+            // The client left (or reset) while the app prepared the 101.
+            if let server = client.runtimeServerEnd { abandonUnconnected(server) }
             return
         }
         guard let server = client.runtimeServerEnd else {

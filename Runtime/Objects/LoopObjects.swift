@@ -75,6 +75,9 @@ final class LoopObjects: @unchecked Sendable {
     /// Hibernatable sockets open on this loop (tests and stats).
     var openWebSockets: Int { sockets.values.reduce(0) { $0 + $1.openCount } }
 
+    /// Objects with an event in flight (or a commit not yet durable) on this loop.
+    var busyObjects: Int { hosts.values.filter { !$0.isIdleForEviction && $0.hasWorkInFlight }.count }
+
     /// Objects with a live instance on this loop.
     var liveInstances: Int { hosts.values.filter(\.isLive).count }
 

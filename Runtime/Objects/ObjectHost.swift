@@ -92,6 +92,7 @@ final class ObjectHost: ObjectInputGate, OutputGateScope, @unchecked Sendable {
     func acceptWebSocket(_ socket: WebSocket, tags: [String]) throws {
         loop.preconditionOnLoop()
         try loopObjects.sockets(for: namespace, id).accept(socket, tags: tags)
+        UpgradeTracker.current?.note(socket)
     }
 
     func webSockets(tag: String?) -> [WebSocket] {
@@ -236,6 +237,10 @@ final class ObjectHost: ObjectInputGate, OutputGateScope, @unchecked Sendable {
         }
         evict()
     }
+
+    /// An event is running or waiting, or a critical section holds the gate, or a commit is not durable
+    /// yet (standard sockets do not count: they are not work that finishes on its own).
+    var hasWorkInFlight: Bool { eventsInFlight > 0 || gateDepth > 0 || !(storage?.isIdle ?? true) }
 
     var isIdleForEviction: Bool {
         eventsInFlight == 0 && gateDepth == 0 && standardSockets == 0 && (storage?.isIdle ?? true)

@@ -1,5 +1,6 @@
-import RuntimeAPI
+@_spi(Runtime) import RuntimeAPI
 import RuntimeIO
+import RuntimeWebSocket
 
 /// A namespace as the runtime implements it: ids, stubs, and delivery of events to the owning loop.
 final class ObjectNamespaceRuntime: ObjectNamespace, ObjectDelivery, @unchecked Sendable {
@@ -26,7 +27,18 @@ final class ObjectNamespaceRuntime: ObjectNamespace, ObjectDelivery, @unchecked 
     func databasePath(for id: ObjectID) -> String { directory + "/" + id.hex + ".sqlite" }
 
     func fetch(_ id: ObjectID, _ request: Request) async throws -> Response {
-        try await runtime.deliver(to: self, id) { instance in try await instance.fetch(request) }
+        // Sockets the object accepts but does not return in its response must not wait forever.
+        let tracker = UpgradeTracker(abandon: abandonUnconnected)
+        do {
+            let response = try await UpgradeTracker.$current.withValue(tracker) {
+                try await runtime.deliver(to: self, id) { instance in try await instance.fetch(request) }
+            }
+            tracker.settle(response)
+            return response
+        } catch {
+            tracker.settle(nil)
+            throw error
+        }
     }
 
     func run<Object: DurableObject, Result: Sendable>(

@@ -181,6 +181,20 @@ public final class ObjectRuntime: @unchecked Sendable {
         }
     }
 
+    /// Objects with work in flight across loops (shutdown waits for them), blocking the calling thread
+    /// (not a loop) until every loop has counted.
+    public func busyObjectsBlocking() -> Int {
+        let total = Mutex((counted: 0, sum: 0))
+        for objects in perLoop {
+            objects.loop.execute {
+                let busy = objects.busyObjects
+                total.withLock { $0 = ($0.counted + 1, $0.sum + busy) }
+            }
+        }
+        while total.withLock({ $0.counted }) < perLoop.count { usleep(500) }
+        return total.withLock { $0.sum }
+    }
+
     /// Evicts every idle object and closes the alarm index, blocking the calling thread (not a loop)
     /// until each loop has done so, or `timeout` passed. Shutdown uses it to close databases without
     /// needing a Swift task; afterwards the state directory can be opened by another runtime (databases

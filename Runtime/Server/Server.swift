@@ -146,7 +146,8 @@ public final class Server: Sendable {
             }
         }
         while MonotonicClock.now() < deadline,
-              drained.withLock({ $0 }) < group.loops.count || waitUntil.count > 0 || openWebSocketsBlocking() > 0 {
+              drained.withLock({ $0 }) < group.loops.count || waitUntil.count > 0 || openWebSocketsBlocking() > 0
+                || objects.busyObjectsBlocking() > 0 {
             usleep(5_000)
         }
         let done = Mutex(0)

@@ -1,5 +1,6 @@
-import RuntimeAPI
+@_spi(Runtime) import RuntimeAPI
 import RuntimeHTTP
+import RuntimeWebSocket
 import RuntimeIO
 
 /// Calls a worker for each request and turns what it throws into a response: an `HTTPResponseError`
@@ -27,11 +28,19 @@ final class WorkerResponder: HTTPResponder, @unchecked Sendable {
     }
 
     func respond(to request: Request) async -> Response {
+        // Sockets accepted for this request but not in its response are ended (see UpgradeTracker).
+        let tracker = UpgradeTracker(abandon: abandonUnconnected)
         do {
-            return try await worker.fetch(request, env: env, ctx: context)
+            let response = try await UpgradeTracker.$current.withValue(tracker) {
+                try await worker.fetch(request, env: env, ctx: context)
+            }
+            tracker.settle(response)
+            return response
         } catch let error as any HTTPResponseError {
+            tracker.settle(nil)
             return Response(status: error.status, text: error.publicMessage + "\n")
         } catch {
+            tracker.settle(nil)
             logLine("{\"time\":\"\(isoTimestamp())\",\"level\":\"error\",\"msg\":\"worker threw\","
                 + "\"method\":\(jsonQuoted(request.method)),\"path\":\(jsonQuoted(request.url.path)),"
                 + "\"error\":\(jsonQuoted(String(describing: error)))}")

@@ -44,3 +44,17 @@ public final class StandardWebSocketHost: WebSocketHost, WebSocketConnectionDele
         socket = nil
     }
 }
+
+/// Ends the server end of a pair that will never be connected (the request threw, its response did not
+/// carry it, or the client left before the 101): its host forgets it and its events end with 1006.
+public func abandonUnconnected(_ socket: WebSocket) {
+    switch socket.runtimeAcceptance {
+    case .hibernatable(let registration):
+        (registration as? any WebSocketHost)?.upgradeFailed(for: socket)
+    case .standard:
+        socket.runtimeClosed()
+        socket.runtimeDeliver(.close(code: 1006, reason: "", wasClean: false))
+    case .none:
+        break
+    }
+}

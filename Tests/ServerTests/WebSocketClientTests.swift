@@ -11,68 +11,71 @@ struct WebSocketClientTests {
     @Test("connects to the runtime's echo route; text and binary come back; close ends the events")
     func echoAgainstOurServer() async throws {
         let server = try Self.startServer()
-        defer { server.shutdown() }
-        let socket = try await server.connect("ws://127.0.0.1:\(server.address.port)/ws/echo")
-        #expect(socket.readyState == .open)
-        socket.send("hello")
-        socket.send([1, 2, 3])
-        var events = socket.events.makeAsyncIterator()
-        #expect(await events.next() == .message(.text("hello")))
-        #expect(await events.next() == .message(.binary([1, 2, 3])))
-        try socket.close(code: 1000, reason: "done")
-        #expect(await events.next() == .close(code: 1000, reason: "done", wasClean: true))
-        #expect(await events.next() == nil)
-        #expect(socket.readyState == .closed)
+        try await server.whileRunning {
+            let socket = try await server.connect("ws://127.0.0.1:\(server.address.port)/ws/echo")
+            #expect(socket.readyState == .open)
+            socket.send("hello")
+            socket.send([1, 2, 3])
+            var events = socket.events.makeAsyncIterator()
+            #expect(await events.next() == .message(.text("hello")))
+            #expect(await events.next() == .message(.binary([1, 2, 3])))
+            try socket.close(code: 1000, reason: "done")
+            #expect(await events.next() == .close(code: 1000, reason: "done", wasClean: true))
+            #expect(await events.next() == nil)
+            #expect(socket.readyState == .closed)
+        }
     }
 
     @Test("talks to an independent server: echo, a negotiated subprotocol, and the server's close code")
     func independentPeer() async throws {
         // The client runs on a runtime's loops, as it does for apps.
         let server = try Self.startServer()
-        defer { server.shutdown() }
-        let peer = try PythonPeer()
-        defer { peer.stop() }
-        let socket = try await server.connect("ws://127.0.0.1:\(peer.port)/echo", protocols: ["other", "chat"])
-        #expect(socket.subprotocol == "chat")
-        var events = socket.events.makeAsyncIterator()
-        let long = String(repeating: "ü", count: 40_000)
-        socket.send(long)
-        #expect(await events.next() == .message(.text(long)))
-        socket.send([UInt8](repeating: 7, count: 70_000))
-        #expect(await events.next() == .message(.binary([UInt8](repeating: 7, count: 70_000))))
-        try socket.close()
-        #expect(await events.next() == .close(code: 1000, reason: "", wasClean: true))
+        try await server.whileRunning {
+            let peer = try PythonPeer()
+            defer { peer.stop() }
+            let socket = try await server.connect("ws://127.0.0.1:\(peer.port)/echo", protocols: ["other", "chat"])
+            #expect(socket.subprotocol == "chat")
+            var events = socket.events.makeAsyncIterator()
+            let long = String(repeating: "ü", count: 40_000)
+            socket.send(long)
+            #expect(await events.next() == .message(.text(long)))
+            socket.send([UInt8](repeating: 7, count: 70_000))
+            #expect(await events.next() == .message(.binary([UInt8](repeating: 7, count: 70_000))))
+            try socket.close()
+            #expect(await events.next() == .close(code: 1000, reason: "", wasClean: true))
 
-        let closing = try await server.connect("ws://127.0.0.1:\(peer.port)/close-4001")
-        var closingEvents = closing.events.makeAsyncIterator()
-        #expect(await closingEvents.next() == .close(code: 4001, reason: "go away", wasClean: true))
+            let closing = try await server.connect("ws://127.0.0.1:\(peer.port)/close-4001")
+            var closingEvents = closing.events.makeAsyncIterator()
+            #expect(await closingEvents.next() == .close(code: 4001, reason: "go away", wasClean: true))
+        }
     }
 
     @Test("fails with a clear error: refused port, an HTTP route that does not upgrade, a bad URL, wss")
     func failures() async throws {
         let server = try Self.startServer()
-        defer { server.shutdown() }
-        let refusedPort = try Self.unusedPort()
-        let cases: [(url: String, mentions: String)] = [
-            ("ws://127.0.0.1:\(refusedPort)/", "refused"),
-            ("ws://127.0.0.1:\(server.address.port)/", "200"),
-            ("http://127.0.0.1:\(server.address.port)/", "ws://"),
-            ("ws://127.0.0.1:99999/", "port"),
-            ("wss://127.0.0.1:\(server.address.port)/", "TLS"),
-        ]
-        for (url, mentions) in cases {
-            do {
-                _ = try await server.connect(url)
-                Issue.record("\(url): connected, expected a failure")
-            } catch let error as WebSocketError {
-                #expect("\(error)".contains(mentions), "\(url): \(error)")
+        try await server.whileRunning {
+            let refusedPort = try Self.unusedPort()
+            let cases: [(url: String, mentions: String)] = [
+                ("ws://127.0.0.1:\(refusedPort)/", "refused"),
+                ("ws://127.0.0.1:\(server.address.port)/", "200"),
+                ("http://127.0.0.1:\(server.address.port)/", "ws://"),
+                ("ws://127.0.0.1:99999/", "port"),
+                ("wss://127.0.0.1:\(server.address.port)/", "TLS"),
+            ]
+            for (url, mentions) in cases {
+                do {
+                    _ = try await server.connect(url)
+                    Issue.record("\(url): connected, expected a failure")
+                } catch let error as WebSocketError {
+                    #expect("\(error)".contains(mentions), "\(url): \(error)")
+                }
             }
+            // The server is unharmed.
+            let socket = try await server.connect("ws://127.0.0.1:\(server.address.port)/ws/echo")
+            socket.send("still here")
+            var events = socket.events.makeAsyncIterator()
+            #expect(await events.next() == .message(.text("still here")))
         }
-        // The server is unharmed.
-        let socket = try await server.connect("ws://127.0.0.1:\(server.address.port)/ws/echo")
-        socket.send("still here")
-        var events = socket.events.makeAsyncIterator()
-        #expect(await events.next() == .message(.text("still here")))
     }
 
     @Test("an app's WebSocket.connect inside fetch runs on its own runtime's client")
@@ -81,13 +84,14 @@ struct WebSocketClientTests {
         let config = ServerConfig(listen: "127.0.0.1:0", threads: 2, stateDirectory: directory, accessLog: false,
                                   shutdownGrace: .seconds(2))
         let server = try Server(config: config, worker: RelayWorker())
-        defer { server.shutdown() }
-        let peer = try PythonPeer()
-        defer { peer.stop() }
-        let (peerPort, serverPort) = (peer.port, server.address.port)
-        let response = try await offPool { try RawClient.get("/relay?port=\(peerPort)", port: serverPort) }
-        #expect(response.status == 200)
-        #expect(response.text == "relayed: over the wire")
+        try await server.whileRunning {
+            let peer = try PythonPeer()
+            defer { peer.stop() }
+            let (peerPort, serverPort) = (peer.port, server.address.port)
+            let response = try await offPool { try RawClient.get("/relay?port=\(peerPort)", port: serverPort) }
+            #expect(response.status == 200)
+            #expect(response.text == "relayed: over the wire")
+        }
     }
 
     static func startServer() throws -> Server {
@@ -132,6 +136,30 @@ struct RelayWorker: Worker {
 }
 
 extension Server {
+    /// Shuts down on a thread of its own (shutdown blocks, and the cooperative pool has only two threads
+    /// here) and removes the state directory.
+    func stopOffPool() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                self.shutdown()
+                try? FileManager.default.removeItem(atPath: self.config.stateDirectory)
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Runs `body` with the server, then stops it off the pool, whatever the body did.
+    func whileRunning<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            let result = try await body()
+            await stopOffPool()
+            return result
+        } catch {
+            await stopOffPool()
+            throw error
+        }
+    }
+
     /// Connects through this server's own WebSocket client (tests run several servers at once).
     func connect(_ url: String, protocols: [String] = []) async throws -> WebSocket {
         try await webSocketClient.connect(url: url, headers: Headers(), protocols: protocols)
