@@ -58,6 +58,9 @@ let package = Package(
         .target(name: "RuntimeObjects", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeStorage", "RuntimeCrypto",
                                                        "RuntimeWebSocket"],
                 path: "Runtime/Objects", exclude: ["README.md"], swiftSettings: hotPath),
+        // Apps as deployable units: manifests, routes, compiling and loading modules, versions, secrets.
+        .target(name: "RuntimeDeploy", dependencies: ["RuntimeAPI", "RuntimeCrypto"], path: "Runtime/Deploy",
+                exclude: ["README.md"], swiftSettings: strict),
         // Wires configuration to loops, listeners and the worker; tests start it without argv.
         .target(name: "RuntimeServer", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeHTTP", "RuntimeObjects",
                                                       "RuntimeWebSocket"],
@@ -87,6 +90,7 @@ let package = Package(
         .testTarget(name: "ServerTests", dependencies: ["RuntimeServer", "RuntimeAPI", "ExamplesApp"],
                     swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["RuntimeCrypto"], swiftSettings: strict),
+        .testTarget(name: "DeployTests", dependencies: ["RuntimeDeploy", "RuntimeAPI"], swiftSettings: strict),
         .testTarget(name: "WebSocketTests", dependencies: ["RuntimeWebSocket", "RuntimeAPI", "RuntimeCrypto"],
                     swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["RuntimeStorage", "RuntimeAPI", "RuntimeIO"],

@@ -53,3 +53,31 @@ public struct ExecutionContext: Sendable {
     /// Runs `work` after (or while) the response is sent.
     public func waitUntil(_ work: @escaping @Sendable () async throws -> Void) { schedule(work) }
 }
+
+/// How a deployed app hands itself to the runtime. An app module defines one C-named entry point that
+/// returns its `App` through this box:
+///
+/// ```swift
+/// @_cdecl("runtime_app_main")
+/// public func runtimeAppMain() -> UnsafeMutableRawPointer {
+///     AppExport.export(App(worker: MyWorker(), objectClasses: ["ROOM": Room.self]))
+/// }
+/// ```
+public final class AppExport: Sendable {
+    /// The symbol the runtime looks up in a loaded app module.
+    public static let entryPointSymbol = "runtime_app_main"
+
+    public let app: App
+
+    init(app: App) { self.app = app }
+
+    /// The pointer the entry point returns (a retained box the runtime takes over).
+    public static func export(_ app: App) -> UnsafeMutableRawPointer {
+        Unmanaged.passRetained(AppExport(app: app)).toOpaque()
+    }
+
+    /// The runtime's side: takes the box back.
+    public static func take(_ pointer: UnsafeMutableRawPointer) -> App {
+        Unmanaged<AppExport>.fromOpaque(pointer).takeRetainedValue().app
+    }
+}

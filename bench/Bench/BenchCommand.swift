@@ -5,6 +5,6 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Load-test an HTTP server (and compare it with a peer in the same run).",
-        subcommands: [HTTPBench.self, ObjectBench.self])
+        abstract: "Load-test an HTTP or WebSocket server (and compare it with a peer in the same run).",
+        subcommands: [HTTPBench.self, ObjectBench.self, WebSocketBench.self])
 }

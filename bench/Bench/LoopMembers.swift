@@ -1,4 +1,5 @@
 import RuntimeIO
+import Synchronization
 
 /// One connection of a `bench ws` mode, as the run drives it. Loop-bound: every call is on its loop.
 protocol LoadMember: AnyObject {
@@ -27,19 +28,25 @@ final class LoopMembers: @unchecked Sendable {
     /// Members `halt()` kept from ever starting.
     private(set) var neverStarted = 0
 
-    init(loop: Loop, window: Int) {
+    /// Shared by every loop of a run that stops opening at the first failure (`bench ws idle`).
+    let haltSignal: HaltSignal?
+
+    init(loop: Loop, window: Int, haltSignal: HaltSignal?) {
         precondition(window >= 1, "at least one connect in flight")
         self.loop = loop
         self.window = window
+        self.haltSignal = haltSignal
     }
 
+    /// Adds a member; the run counted it in `stats.unsettled` already, before handing the work to the loop,
+    /// so a waiter never sees zero before the members exist.
     func add(_ member: any LoadMember) {
         members.append(member)
-        stats.unsettled.add(1, ordering: .relaxed)
     }
 
     /// Starts first attempts up to the window.
     func startPaced() {
+        if haltSignal?.isRaised == true { halt() }
         while !halted, attemptsInFlight < window, nextToStart < members.count {
             attemptsInFlight += 1
             nextToStart += 1
@@ -62,4 +69,12 @@ final class LoopMembers: @unchecked Sendable {
         stats.unsettled.subtract(neverStarted, ordering: .relaxed)
         nextToStart = members.count
     }
+}
+
+/// Tells every loop of a run to stop opening connections. Any thread.
+final class HaltSignal: Sendable {
+    private let raised = Atomic<Bool>(false)
+
+    var isRaised: Bool { raised.load(ordering: .relaxed) }
+    func raise() { raised.store(true, ordering: .relaxed) }
 }

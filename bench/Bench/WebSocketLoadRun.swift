@@ -15,15 +15,17 @@ enum WebSocketLoadRun {
     }
 
     /// Makes `count` members spread round-robin over the loops (member `k` on loop `k % loops`) and starts
-    /// their first connects, paced. `makeMember` runs on the member's loop with the member's index.
-    static func open(group: LoopGroup, count: Int,
+    /// their first connects, at most `inFlight` at a time; once `haltSignal` is raised no loop starts another. `makeMember` runs on the member's loop with the member's index.
+    static func open(group: LoopGroup, count: Int, inFlight: Int = WebSocketBenchLimits.maxConnectsInFlight,
+                     haltSignal: HaltSignal? = nil,
                      makeMember: @escaping @Sendable (_ index: Int, _ members: LoopMembers) -> any LoadMember)
         -> [LoopMembers] {
         let loopCount = group.loops.count
-        let window = max(1, WebSocketBenchLimits.maxConnectsInFlight / loopCount)
-        let lists = group.loops.map { LoopMembers(loop: $0, window: window) }
+        let window = max(1, inFlight / loopCount)
+        let lists = group.loops.map { LoopMembers(loop: $0, window: window, haltSignal: haltSignal) }
         for (index, list) in lists.enumerated() {
             let indices = Array(stride(from: index, to: count, by: loopCount))
+            list.stats.unsettled.add(indices.count, ordering: .relaxed)
             list.loop.execute {
                 for member in indices { list.add(makeMember(member, list)) }
                 list.startPaced()
@@ -40,10 +42,19 @@ enum WebSocketLoadRun {
         -> Segment {
         let lists = open(group: group, count: count, makeMember: makeMember)
         let openStarted = MonotonicClock.now()
-        let allOpen = poll(for: WebSocketBenchLimits.openTimeout, until: { openCount(lists) == count }) { _ in
+        // Stop waiting early when every first attempt failed: the target is down or refuses everyone.
+        let noneCanOpen = { unsettledCount(lists) == 0 && openCount(lists) == 0 }
+        _ = poll(for: WebSocketBenchLimits.openTimeout, until: { openCount(lists) == count || noneCanOpen() }) { _ in
             progress("  \(label): opening, \(openCount(lists))/\(count) open")
         }
+        let allOpen = openCount(lists) == count
         let openSeconds = Double(MonotonicClock.now() - openStarted) / 1e9
+        if !allOpen, noneCanOpen() {
+            let failed = onEachLoop(lists) { $0.stats.snapshot(nanoseconds: 0) }
+            progress("  \(label): no connection opened (\(lastError(lists) ?? "no error recorded")); skipping")
+            close(lists)
+            return Segment(result: failed.reduce(SegmentResult.empty(nanoseconds: 0)) { $0.merged($1) }, sent: 0)
+        }
         if allOpen {
             progress("  \(label): \(count) open in \(String(format1: openSeconds))s")
         } else {
@@ -52,7 +63,10 @@ enum WebSocketLoadRun {
         }
         onEachLoop(lists) { list in for member in list.members { member.begin() } }
         if warmup > .zero {
-            _ = poll(for: warmup, until: { false }) { _ in }
+            let warmupStarted = MonotonicClock.now()
+            _ = poll(for: warmup, until: { false }) { now in
+                progress("  \(label) warm-up: \(String(format1: Double(now - warmupStarted) / 1e9))s")
+            }
         }
         onEachLoop(lists) { $0.stats.reset() }
         let started = MonotonicClock.now()
@@ -84,6 +98,10 @@ enum WebSocketLoadRun {
         }) { _ in }
     }
 
+    static func unsettledCount(_ lists: [LoopMembers]) -> Int {
+        lists.reduce(0) { $0 + $1.stats.unsettled.load(ordering: .relaxed) }
+    }
+
     static func openCount(_ lists: [LoopMembers]) -> Int {
         lists.reduce(0) { $0 + $1.stats.open.load(ordering: .relaxed) }
     }
@@ -108,11 +126,11 @@ enum WebSocketLoadRun {
         return results.withLock { $0.map { $0! } }
     }
 
-    /// Sleeps in short steps until `done()` or `length` has passed, calling `everySecond` with the monotonic
-    /// time once a second. Returns whether `done()` became true.
-    static func poll(for length: Duration, until done: () -> Bool, everySecond: (_ now: UInt64) -> Void) -> Bool {
+    /// Sleeps in short steps until `done()` or `length` (nil: no limit) has passed, calling `everySecond`
+    /// with the monotonic time once a second. Returns whether `done()` became true.
+    static func poll(for length: Duration?, until done: () -> Bool, everySecond: (_ now: UInt64) -> Void) -> Bool {
         let start = MonotonicClock.now()
-        let end = start + length.nanoseconds
+        let end = length.map { start + $0.nanoseconds } ?? UInt64.max
         var lastPrint = start
         while true {
             if done() { return true }

@@ -61,7 +61,12 @@ class WebSocketMember: LoadMember, WebSocketClientDelegate {
         client?.close()
     }
 
-    private func endFirstAttempt() {
+    /// Whether the first attempt ends as soon as the connection is open. A subclass that answers false
+    /// ends it itself, with `endFirstAttempt()` (or it ends when the connection closes).
+    var settlesOnOpen: Bool { true }
+
+    /// Tells the pacing that this member's first attempt is over, once; later calls do nothing.
+    func endFirstAttempt() {
         guard firstAttempt else { return }
         firstAttempt = false
         members.firstAttemptEnded()
@@ -72,7 +77,7 @@ class WebSocketMember: LoadMember, WebSocketClientDelegate {
     func clientOpened(_ client: WebSocketClientConnection) {
         countedOpen = true
         stats.open.add(1, ordering: .relaxed)
-        endFirstAttempt()
+        if settlesOnOpen { endFirstAttempt() }
         opened()
     }
 
