@@ -48,6 +48,9 @@ let package = Package(
                 exclude: ["README.md"], swiftSettings: hotPath),
         // Hashes, MACs and randomness from libcrypto.
         .target(name: "RuntimeCrypto", dependencies: ["COpenSSL"], path: "Runtime/Crypto", swiftSettings: strict),
+        // TLS through OpenSSL over memory BIOs, driven by the loops; the only OpenSSL user besides Crypto.
+        .target(name: "RuntimeTLS", dependencies: ["COpenSSL", "RuntimeIO"], path: "Runtime/TLS",
+                exclude: ["README.md"], swiftSettings: hotPath),
         // RFC 6455 WebSockets, pure: frame codec, permessage-deflate, handshake. No sockets.
         .target(name: "RuntimeWebSocket", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeCrypto", "CZlib"],
                 path: "Runtime/WebSocket", exclude: ["README.md"], swiftSettings: hotPath),
@@ -63,15 +66,19 @@ let package = Package(
                 exclude: ["README.md"], swiftSettings: strict),
         // Wires configuration to loops, listeners and the worker; tests start it without argv.
         .target(name: "RuntimeServer", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeHTTP", "RuntimeObjects",
-                                                      "RuntimeWebSocket"],
+                                                      "RuntimeWebSocket", "RuntimeDeploy", "RuntimeCrypto",
+                                                      "RuntimeTLS"],
                 path: "Runtime/Server", exclude: ["README.md"], swiftSettings: hotPath),
         .executableTarget(
             name: "RuntimeCLI",
             dependencies: [
-                "RuntimeServer", "RuntimeWebSocket", "ExamplesApp",
+                "RuntimeServer", "RuntimeWebSocket", "RuntimeDeploy", "RuntimeTLS", "ExamplesApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Runtime/CLI", swiftSettings: strict),
+            path: "Runtime/CLI", swiftSettings: strict,
+            // Deployed app modules are loaded into this process and resolve their RuntimeAPI references
+            // against its copy, so one copy of the API serves runtime and apps alike (DESIGN.md §6).
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]),
 
         // Apps depend on RuntimeAPI only.
         .target(name: "ExamplesApp", dependencies: ["RuntimeAPI"], path: "Apps/Examples", swiftSettings: strict),
@@ -87,7 +94,8 @@ let package = Package(
 
         .testTarget(name: "IOTests", dependencies: ["RuntimeIO"], swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["RuntimeHTTP", "RuntimeAPI"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["RuntimeServer", "RuntimeAPI", "ExamplesApp"],
+        .testTarget(name: "TLSTests", dependencies: ["RuntimeTLS", "RuntimeIO"], swiftSettings: strict),
+        .testTarget(name: "ServerTests", dependencies: ["RuntimeServer", "RuntimeAPI", "ExamplesApp", "RuntimeTLS"],
                     swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["RuntimeCrypto"], swiftSettings: strict),
         .testTarget(name: "DeployTests", dependencies: ["RuntimeDeploy", "RuntimeAPI"], swiftSettings: strict),

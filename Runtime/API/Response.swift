@@ -5,6 +5,8 @@ public struct Response: Sendable {
     public var body: ResponseBody
     /// For an upgrade: the client end of the `WebSocketPair` whose server end the worker accepted.
     public var webSocket: WebSocket?
+    /// The app that answered (set by the runtime, for the access log and tail).
+    @_spi(Runtime) public var runtimeApp: String?
 
     public init(status: Int = 200, headers: Headers = Headers(), body: ResponseBody = .empty) {
         self.status = status

@@ -5,16 +5,33 @@ public protocol Worker: Sendable {
     func fetch(_ request: Request, env: Env, ctx: ExecutionContext) async throws -> Response
 }
 
-/// What the runtime binds for an app: variables and Durable Object namespaces (more as they land).
+/// What the runtime binds for an app, by binding name: the bindings its manifest declares.
+///
+/// Resolved for each request, so a secret put or a deploy is seen by the next request (an object sees
+/// the `env` of its latest (re)creation).
 public struct Env: Sendable {
-    /// Plain-text variables from the app's configuration.
+    /// Plain-text variables from the manifest's `vars`.
     public var vars: [String: String]
-    /// Durable Object namespaces by binding name.
+    /// Secret values (`runtime secret put`), for the names the manifest's `secrets` lists.
+    public var secrets: [String: String]
+    /// Durable Object namespaces.
     public var objects: [String: any ObjectNamespace]
+    /// SQL databases (one SQLite database per binding, the same SQL API as objects).
+    public var databases: [String: any SQLDatabase]
+    /// Key-value namespaces with expiry.
+    public var kv: [String: any KVNamespace]
+    /// Other apps, called in-process.
+    public var services: [String: any ServiceBinding]
 
-    public init(vars: [String: String] = [:], objects: [String: any ObjectNamespace] = [:]) {
+    public init(vars: [String: String] = [:], secrets: [String: String] = [:], objects: [String: any ObjectNamespace] = [:],
+                databases: [String: any SQLDatabase] = [:], kv: [String: any KVNamespace] = [:],
+                services: [String: any ServiceBinding] = [:]) {
         self.vars = vars
+        self.secrets = secrets
         self.objects = objects
+        self.databases = databases
+        self.kv = kv
+        self.services = services
     }
 
     /// The namespace bound as `binding`; throws a 500-class error naming the missing binding.
@@ -24,6 +41,65 @@ public struct Env: Sendable {
         }
         return namespace
     }
+
+    public func secret(_ name: String) throws -> String {
+        guard let value = secrets[name] else { throw HTTPError(500, "secret \(name) is not set (runtime secret put)") }
+        return value
+    }
+
+    public func database(_ binding: String) throws -> any SQLDatabase {
+        guard let database = databases[binding] else { throw HTTPError(500, "no SQL database is bound as \(binding)") }
+        return database
+    }
+
+    public func keyValue(_ binding: String) throws -> any KVNamespace {
+        guard let namespace = kv[binding] else { throw HTTPError(500, "no KV namespace is bound as \(binding)") }
+        return namespace
+    }
+
+    public func service(_ binding: String) throws -> any ServiceBinding {
+        guard let service = services[binding] else { throw HTTPError(500, "no service is bound as \(binding)") }
+        return service
+    }
+}
+
+/// A SQL database binding: statements run one call at a time, in order, each call atomic and durable
+/// before it returns (like an object's storage, which it is built on).
+public protocol SQLDatabase: Sendable {
+    /// Runs one or more `;`-separated statements; bindings apply to the last one, whose rows are returned.
+    func exec(_ sql: String, _ bindings: [SQLValue]) async throws -> SQLCursor
+    /// Runs the statements as one transaction: all or none.
+    func batch(_ statements: [(sql: String, bindings: [SQLValue])]) async throws -> [SQLCursor]
+}
+
+extension SQLDatabase {
+    public func exec(_ sql: String, _ bindings: SQLValue...) async throws -> SQLCursor { try await exec(sql, bindings) }
+}
+
+/// A key-value namespace binding with optional expiry.
+public protocol KVNamespace: Sendable {
+    func get(_ key: String) async throws -> [UInt8]?
+    /// Stores `value`; with `expiresIn`, reads return nil once it passed.
+    func put(_ key: String, _ value: [UInt8], expiresIn: Duration?) async throws
+    @discardableResult func delete(_ key: String) async throws -> Bool
+    /// Live keys in order, optionally under `prefix`, at most `limit`.
+    func list(prefix: String?, limit: Int?) async throws -> [String]
+}
+
+extension KVNamespace {
+    public func put(_ key: String, _ value: [UInt8]) async throws { try await put(key, value, expiresIn: nil) }
+    public func put(_ key: String, string: String, expiresIn: Duration? = nil) async throws {
+        try await put(key, Array(string.utf8), expiresIn: expiresIn)
+    }
+    public func getString(_ key: String) async throws -> String? {
+        try await get(key).map { String(decoding: $0, as: UTF8.self) }
+    }
+    public func list(prefix: String? = nil) async throws -> [String] { try await list(prefix: prefix, limit: nil) }
+}
+
+/// Another app, bound by name: `fetch` runs its worker in this process, without the network.
+public protocol ServiceBinding: Sendable {
+    func fetch(_ request: Request) async throws -> Response
 }
 
 /// An app: its worker and the Durable Object classes it binds (binding name → class).

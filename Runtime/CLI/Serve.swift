@@ -94,6 +94,7 @@ struct Serve: ParsableCommand {
         let server: Server
         do {
             server = try Server(config: config, app: BuiltinApp.make())
+            try server.startAdmin()
         } catch {
             throw ValidationError("cannot start: \(error)")
         }

@@ -20,4 +20,6 @@ public struct AccessRecord: Sendable {
     public var remoteAddress: String
     /// Why the connection ended early, if it did ("client closed", "request timeout").
     public var error: String?
+    /// The app that answered, when known.
+    public var app: String? = nil
 }

@@ -58,7 +58,7 @@ extension HTTPServerConnection {
         loop.cancel(timer)
         context.responder.requestFinished(AccessRecord(
             method: head.method, target: head.target, status: 101, bytesSent: 0,
-            durationNanoseconds: loop.now &- started, remoteAddress: remote, error: nil))
+            durationNanoseconds: loop.now &- started, remoteAddress: remote, error: nil, app: response.runtimeApp))
         context.upgraded(self)
 
         let agreement = upgrade.agreement
@@ -74,19 +74,20 @@ extension HTTPServerConnection {
             connection.start(leftover: leftover)
             return
         }
-        // Another loop owns the socket from now on: let this one finish with it first.
-        socket.detach { [self] fd in
+        // Another loop owns the socket from now on: let this one finish with it first. A TLS session
+        // travels with its descriptor.
+        socket.handOver { [self] detached in
             let leftover = inbound
             inbound = []
             let peerLeft = peerLeftDuringUpgrade
             let target = host.loop
             target.execute {
-                let moved = StreamSocket(loop: target, fd: fd)
+                let moved = detached.attach(to: target)
                 let connection = WebSocketConnection(socket: moved, role: .server, agreement: agreement,
                                                      config: config, timing: timing)
                 host.adopt(connection, for: server)
                 connection.start(leftover: leftover)
-                if peerLeft { connection.socketReadClosed(moved, error: nil) }
+                if peerLeft { connection.streamReadClosed(moved, error: nil) }
             }
         }
     }

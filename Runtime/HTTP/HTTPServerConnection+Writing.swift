@@ -1,4 +1,4 @@
-import RuntimeAPI
+@_spi(Runtime) import RuntimeAPI
 import RuntimeIO
 
 /// Writing responses: framing, the head, in-memory and streamed bodies, and what happens after the
@@ -18,7 +18,7 @@ extension HTTPServerConnection {
         if framing != .none, head.method != "HEAD" {
             failure = await stream(produce, chunked: framing == .chunked)
         }
-        finishResponse(head: head, status: response.status, started: started, failure: failure)
+        finishResponse(head: head, status: response.status, started: started, failure: failure, app: response.runtimeApp)
     }
 
     /// Writes a response whose body is already in memory; no suspension needed.
@@ -28,7 +28,7 @@ extension HTTPServerConnection {
             socket.write(bytes)
             bodyBytesSent = bytes.count
         }
-        finishResponse(head: head, status: response.status, started: started, failure: nil)
+        finishResponse(head: head, status: response.status, started: started, failure: nil, app: response.runtimeApp)
     }
 
     /// Chooses the framing and writes the head; nil when the connection can no longer answer.
@@ -93,10 +93,10 @@ extension HTTPServerConnection {
         }
     }
 
-    private func finishResponse(head: RequestHead, status: Int, started: UInt64, failure: String?) {
+    private func finishResponse(head: RequestHead, status: Int, started: UInt64, failure: String?, app: String?) {
         context.responder.requestFinished(AccessRecord(
             method: head.method, target: head.target, status: status, bytesSent: bodyBytesSent,
-            durationNanoseconds: loop.now &- started, remoteAddress: remote, error: failure))
+            durationNanoseconds: loop.now &- started, remoteAddress: remote, error: failure, app: app))
         guard case .responding = state else { return }
         if closeAfterResponse || !socket.isOpen {
             state = .closing

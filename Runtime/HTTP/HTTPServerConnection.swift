@@ -8,9 +8,11 @@ import RuntimeIO
 /// Timeouts (one `LoopTimer`, re-armed as the connection moves on): idle between requests, header
 /// from the first byte of a request head, request from the end of the head to the end of the response.
 ///
+/// The stream is plain TCP or TLS (`ByteStream`); nothing here depends on which.
+///
 /// Threading: loop-bound. It is `@unchecked Sendable` only so that the request task, which runs on
 /// the same loop (task executor preference), can hold it.
-final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
+final class HTTPServerConnection: ByteStreamDelegate, @unchecked Sendable {
     enum State {
         /// Between requests; nothing of the next one has arrived.
         case idle
@@ -28,7 +30,7 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
     enum Deadline { case idle, header, request }
 
     let context: HTTPServerContext
-    let socket: StreamSocket
+    let socket: any ByteStream
     var parser: RequestParser
     var state = State.idle
     var inbound: [UInt8] = []
@@ -50,9 +52,9 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
     /// deadline later (every request does) leaves the timer alone, and an early firing re-arms it.
     var deadlineAt: UInt64 = 0
 
-    init(context: HTTPServerContext, fd: Int32) {
+    init(context: HTTPServerContext, stream: any ByteStream) {
         self.context = context
-        socket = StreamSocket(loop: context.loop, fd: fd)
+        socket = stream
         parser = RequestParser(limits: context.config.limits)
         timer = LoopTimer { [unowned self] in self.deadlinePassed() }
     }
@@ -81,7 +83,7 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
 
     // MARK: Reading
 
-    func socketReceived(_ socket: StreamSocket, _ bytes: UnsafeRawBufferPointer) {
+    func streamReceived(_ stream: any ByteStream, _ bytes: UnsafeRawBufferPointer) {
         switch state {
         case .closing:
             return
@@ -273,7 +275,7 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
 
     // MARK: Socket events
 
-    func socketReadClosed(_ socket: StreamSocket, error: IOError?) {
+    func streamReadClosed(_ stream: any ByteStream, error: (any Error)?) {
         switch state {
         case .upgraded:
             peerLeftDuringUpgrade = true
@@ -287,11 +289,11 @@ final class HTTPServerConnection: StreamSocketDelegate, @unchecked Sendable {
         }
     }
 
-    func socketDrained(_ socket: StreamSocket) {
+    func streamDrained(_ stream: any ByteStream) {
         resumeDrainWaiter()
     }
 
-    func socketClosed(_ socket: StreamSocket) {
+    func streamClosed(_ stream: any ByteStream) {
         state = .closing
         socketClosed = true
         loop.cancel(timer)

@@ -26,9 +26,15 @@ public final class HTTPServerContext {
 
     public var openConnections: Int { connections.count }
 
-    /// Starts serving HTTP on an accepted descriptor.
+    /// Starts serving plain HTTP on an accepted descriptor.
     public func accept(fd: Int32) {
-        let connection = HTTPServerConnection(context: self, fd: fd)
+        accept(stream: StreamSocket(loop: loop, fd: fd))
+    }
+
+    /// Starts serving HTTP on an accepted stream of this loop (a `TLSStream` for https); the connection
+    /// becomes its delegate.
+    public func accept(stream: any ByteStream) {
+        let connection = HTTPServerConnection(context: self, stream: stream)
         connections[ObjectIdentifier(connection)] = connection
         connection.start()
     }

@@ -3,8 +3,10 @@ import CURing
 import Glibc
 #endif
 
-/// What a `StreamSocket` tells its owner. All calls arrive on the socket's loop.
-public protocol StreamSocketDelegate: AnyObject {
+/// Socket-typed callbacks for owners that only ever hold a plain `StreamSocket` (the bench's clients,
+/// tests). Owners that may hold any `ByteStream` (TLS or not) implement `ByteStreamDelegate` instead; a
+/// `StreamSocketDelegate` is one, through the forwarding below. All calls arrive on the socket's loop.
+public protocol StreamSocketDelegate: ByteStreamDelegate {
     /// Bytes arrived. They are lent for this call only: copy what must be kept.
     func socketReceived(_ socket: StreamSocket, _ bytes: UnsafeRawBufferPointer)
     /// The peer finished sending (EOF) or the connection failed while reading.
@@ -20,6 +22,25 @@ public protocol StreamSocketDelegate: AnyObject {
 extension StreamSocketDelegate {
     public func socketDrained(_ socket: StreamSocket) {}
     public func socketConnected(_ socket: StreamSocket, error: IOError?) {}
+
+    public func streamReceived(_ stream: any ByteStream, _ bytes: UnsafeRawBufferPointer) {
+        socketReceived(Self.socket(stream), bytes)
+    }
+    public func streamReadClosed(_ stream: any ByteStream, error: (any Error)?) {
+        socketReadClosed(Self.socket(stream), error: error as? IOError)
+    }
+    public func streamDrained(_ stream: any ByteStream) { socketDrained(Self.socket(stream)) }
+    public func streamConnected(_ stream: any ByteStream, error: (any Error)?) {
+        socketConnected(Self.socket(stream), error: error as? IOError)
+    }
+    public func streamClosed(_ stream: any ByteStream) { socketClosed(Self.socket(stream)) }
+
+    private static func socket(_ stream: any ByteStream) -> StreamSocket {
+        guard let socket = stream as? StreamSocket else {
+            preconditionFailure("a StreamSocketDelegate hears only from a StreamSocket; implement ByteStreamDelegate to own \(type(of: stream))")
+        }
+        return socket
+    }
 }
 
 /// A connected TCP socket driven by one loop: multishot receive from the loop's buffer ring, sends that
@@ -27,15 +48,15 @@ extension StreamSocketDelegate {
 /// descriptor goes away (io_uring may still be using it until then).
 ///
 /// Threading: loop-bound. Create and use it on its loop only.
-public final class StreamSocket: IOHandler, EndOfTurnHandler {
-    public enum ReadState { case stopped, armed, cancelling }
+public final class StreamSocket: ByteStream, IOHandler, EndOfTurnHandler {
+    public typealias ReadState = StreamReadState
     enum CloseState { case open, lingering, closing, closed }
 
     public let loop: Loop
     public let fd: Int32
     /// Held strongly until `socketClosed` has been delivered, then released (breaking the cycle with an
     /// owner that holds the socket).
-    public var delegate: (any StreamSocketDelegate)?
+    public var delegate: (any ByteStreamDelegate)?
     public private(set) var id: HandlerID!
     public private(set) var readState = ReadState.stopped
     private var closeState = CloseState.open
@@ -60,9 +81,11 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
         id = loop.register(self)
     }
 
-    /// Makes a non-blocking TCP socket for `address`'s family and starts connecting it.
+    /// Makes a non-blocking TCP socket for `address`'s family and starts connecting it. The connect
+    /// completes on a later loop turn at the earliest, so a delegate may also be set right after this
+    /// call (a wrapping stream does, being made around the socket).
     public static func connect(loop: Loop, to address: SocketAddress,
-                               delegate: any StreamSocketDelegate) throws(IOError) -> StreamSocket {
+                               delegate: (any ByteStreamDelegate)?) throws(IOError) -> StreamSocket {
         let fd = try syscallRetrying("socket") { Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -191,6 +214,11 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
         finishDetachIfIdle()
     }
 
+    /// `detach` for owners that see only a `ByteStream`: the descriptor travels in a `DetachedSocket`.
+    public func handOver(_ completion: @escaping (any DetachedStream) -> Void) {
+        detach { fd in completion(DetachedSocket(fd: fd)) }
+    }
+
     private func finishDetachIfIdle() {
         guard let completion = detachCompletion, closeState == .open, operationsInFlight == 0, inFlight == nil,
               (staging?.count ?? 0) == 0 else { return }
@@ -274,21 +302,22 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
             readState = .stopped
         }
         if result > 0, let buffer {
-            if closeState == .open { delegate?.socketReceived(self, buffer) }
+            if closeState == .open { delegate?.streamReceived(self, buffer) }
         } else if result == 0 {
             if closeState == .lingering { close() } else if closeState == .open {
                 wantsReading = false
-                delegate?.socketReadClosed(self, error: nil)
+                delegate?.streamReadClosed(self, error: nil)
             }
             return
         } else if result == -ENOBUFS {
             // Every buffer was lent out in this turn; they are back now, so re-arm below.
         } else if result == -ECANCELED {
-            return
+            // Cancelled by stopReading, close or detach; re-armed below only when reading was asked for
+            // again before the cancel completed (startReading finds the receive still cancelling).
         } else if result < 0 {
             if closeState == .lingering { close() } else if closeState == .open {
                 wantsReading = false
-                delegate?.socketReadClosed(self, error: IOError(errno: -result, "recv"))
+                delegate?.streamReadClosed(self, error: IOError(errno: -result, "recv"))
             }
             return
         }
@@ -304,7 +333,7 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
             if let staging { loop.sendBuffers.give(staging) }
             staging = nil
             if closeState == .open {
-                delegate?.socketReadClosed(self, error: IOError(errno: -result, "send"))
+                delegate?.streamReadClosed(self, error: IOError(errno: -result, "send"))
             }
             close()
             return
@@ -323,7 +352,7 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
         if closeState == .lingering {
             beginLinger()
         } else if closeState == .open {
-            delegate?.socketDrained(self)
+            delegate?.streamDrained(self)
         }
     }
 
@@ -333,7 +362,7 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
         connectStorage?.deallocate()
         connectStorage = nil
         guard closeState == .open else { return }
-        delegate?.socketConnected(self, error: result < 0 ? IOError(errno: -result, "connect") : nil)
+        delegate?.streamConnected(self, error: result < 0 ? IOError(errno: -result, "connect") : nil)
     }
 
     private func closeCompleted() {
@@ -344,7 +373,26 @@ public final class StreamSocket: IOHandler, EndOfTurnHandler {
         inFlight = nil
         staging = nil
         loop.unregister(id)
-        delegate?.socketClosed(self)
+        delegate?.streamClosed(self)
         delegate = nil
     }
+}
+
+/// A plain socket's descriptor between two loops (see `ByteStream.handOver`).
+public final class DetachedSocket: DetachedStream, @unchecked Sendable {
+    private var fd: Int32?
+
+    public init(fd: Int32) { self.fd = fd }
+
+    /// Closes the descriptor if nobody attached it.
+    deinit { if let fd { Glibc.close(fd) } }
+
+    /// Takes the descriptor out, for an owner that wraps it itself (TLS keeps its session beside it).
+    public func take() -> Int32 {
+        guard let fd else { preconditionFailure("detached socket attached twice") }
+        self.fd = nil
+        return fd
+    }
+
+    public func attach(to loop: Loop) -> any ByteStream { StreamSocket(loop: loop, fd: take()) }
 }

@@ -17,6 +17,8 @@ final class ObjectHost: ObjectInputGate, OutputGateScope, @unchecked Sendable {
     let loopObjects: LoopObjects
     private(set) var storage: ObjectStorage?
     private(set) var instance: (any DurableObject)?
+    /// The namespace's code version `instance` was made with.
+    private var instanceVersion = 0
     private var eventsInFlight = 0
     private var gateDepth = 0
     private var gateWaiters: [CheckedContinuation<Void, Never>] = []
@@ -123,13 +125,17 @@ final class ObjectHost: ObjectInputGate, OutputGateScope, @unchecked Sendable {
         }
     }
 
-    /// Creates the instance (and opens storage) unless it is live.
+    /// Creates the instance (and opens storage) unless it is live. A deploy that changed the class makes
+    /// the next event start a new instance of it, once no event runs in the old one; sockets and storage
+    /// carry over.
     private func activate() throws -> any DurableObject {
-        if let instance { return instance }
+        let code = namespace.current
+        if let instance, instanceVersion == code.version || eventsInFlight > 1 { return instance }
         let storage = try openStorage()
         let state = DurableObjectState(id: id, storage: storage, executor: loop.asUnownedSerialExecutor(), gate: self)
-        let created = namespace.objectClass.init(state: state, env: namespace.runtime.env)
+        let created = code.objectClass.init(state: state, env: namespace.runtime.env)
         instance = created
+        instanceVersion = code.version
         loopObjects.instancesCreated += 1
         return created
     }

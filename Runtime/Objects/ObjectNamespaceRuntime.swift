@@ -1,11 +1,14 @@
 @_spi(Runtime) import RuntimeAPI
 import RuntimeIO
 import RuntimeWebSocket
+import Synchronization
 
 /// A namespace as the runtime implements it: ids, stubs, and delivery of events to the owning loop.
 final class ObjectNamespaceRuntime: ObjectNamespace, ObjectDelivery, @unchecked Sendable {
     let name: String
-    let objectClass: any DurableObject.Type
+    /// The class new instances are made of, and its code version (bumped by each deploy that changes
+    /// it). Read on the object loops, written by a deploy: hence the lock.
+    private let code: Mutex<(objectClass: any DurableObject.Type, version: Int)>
     let ids: ObjectIDs
     let directory: String
     unowned let runtime: ObjectRuntime
@@ -13,10 +16,18 @@ final class ObjectNamespaceRuntime: ObjectNamespace, ObjectDelivery, @unchecked 
     init(name: String, objectClass: any DurableObject.Type, uniqueKey: [UInt8], directory: String,
          runtime: ObjectRuntime) {
         self.name = name
-        self.objectClass = objectClass
+        code = Mutex((objectClass, 1))
         self.ids = ObjectIDs(namespace: name, uniqueKey: uniqueKey)
         self.directory = directory
         self.runtime = runtime
+    }
+
+    var current: (objectClass: any DurableObject.Type, version: Int) { code.withLock { $0 } }
+    var codeVersion: Int { code.withLock { $0.version } }
+
+    /// New code for this binding: instances are re-created with it at their next event.
+    func replaceClass(_ objectClass: any DurableObject.Type) {
+        code.withLock { $0 = (objectClass, $0.version + 1) }
     }
 
     func idFromName(_ name: String) -> ObjectID { ids.fromName(name) }

@@ -14,9 +14,12 @@ public final class ObjectRuntime: @unchecked Sendable {
     public let config: ObjectsConfig
     let loops: [Loop]
     let perLoop: [LoopObjects]
-    private(set) var namespaces: [String: ObjectNamespaceRuntime] = [:]
-    /// What the app's worker and objects see.
-    public private(set) var env = Env()
+    /// Bindings to namespaces; a deploy may add some while loops read it, hence the lock.
+    private let namespaceTable = Mutex<[String: ObjectNamespaceRuntime]>([:])
+    var namespaces: [String: ObjectNamespaceRuntime] { namespaceTable.withLock { $0 } }
+    private let currentEnv = Mutex(Env())
+    /// What the app's worker and objects see (objects: at each (re)creation).
+    public var env: Env { currentEnv.withLock { $0 } }
     private(set) var alarms: AlarmScheduler!
     /// Held while this runtime uses the state directory, so a second runtime cannot share it.
     private let stateLock: StateDirectoryLock
@@ -50,19 +53,10 @@ public final class ObjectRuntime: @unchecked Sendable {
             return LoopObjects(loop: loop, maxLive: maxLive, journal: journal)
         }
         var objects: [String: any ObjectNamespace] = [:]
-        for (binding, objectClass) in classes.sorted(by: { $0.key < $1.key }) {
-            guard Self.isValidBinding(binding) else {
-                throw SetupError(message: "object binding \"\(binding)\": use letters, digits and _ only")
-            }
-            let directory = config.objectsDirectory + "/" + binding
-            try Self.makeDirectory(directory)
-            let key = try Self.loadOrCreateKey(directory + "/namespace.key")
-            let namespace = ObjectNamespaceRuntime(name: binding, objectClass: objectClass, uniqueKey: key,
-                                                   directory: directory, runtime: self)
-            namespaces[binding] = namespace
+        for (binding, namespace) in try makeNamespaces(classes) {
             objects[binding] = namespace
         }
-        env = Env(vars: vars, objects: objects)
+        currentEnv.withLock { $0 = Env(vars: vars, objects: objects) }
         alarms = try AlarmScheduler(loop: loops[0], path: config.objectsDirectory + "/alarms.sqlite", runtime: self)
         // The alarm index is written after each commit; a crash in between would leave it stale for an
         // object that is not opened again. Recovery read those objects' alarms: index them now.
@@ -86,6 +80,41 @@ public final class ObjectRuntime: @unchecked Sendable {
         var text = line + "\n"
         _ = text.withUTF8 { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
+
+    /// Namespaces for `classes` (binding → class): existing ones get the new class (a deploy), new ones
+    /// their directory and key. Bindings not listed keep their namespace (and data) but are not returned.
+    private func makeNamespaces(_ classes: [String: any DurableObject.Type]) throws -> [String: ObjectNamespaceRuntime] {
+        var bound: [String: ObjectNamespaceRuntime] = [:]
+        for (binding, objectClass) in classes.sorted(by: { $0.key < $1.key }) {
+            guard Self.isValidBinding(binding) else {
+                throw SetupError(message: "object binding \"\(binding)\": use letters, digits and _ only")
+            }
+            if let existing = namespaces[binding] {
+                if ObjectIdentifier(existing.current.objectClass) != ObjectIdentifier(objectClass) {
+                    existing.replaceClass(objectClass)
+                }
+                bound[binding] = existing
+                continue
+            }
+            let directory = config.objectsDirectory + "/" + binding
+            try Self.makeDirectory(directory)
+            let key = try Self.loadOrCreateKey(directory + "/namespace.key")
+            let namespace = ObjectNamespaceRuntime(name: binding, objectClass: objectClass, uniqueKey: key,
+                                                   directory: directory, runtime: self)
+            namespaceTable.withLock { $0[binding] = namespace }
+            bound[binding] = namespace
+        }
+        return bound
+    }
+
+    /// A deploy: new classes for the bindings (see `makeNamespaces`); returns the namespaces now bound.
+    /// Live objects move to their new class at their next event; their sockets and storage stay.
+    public func update(classes: [String: any DurableObject.Type]) throws -> [String: any ObjectNamespace] {
+        try makeNamespaces(classes)
+    }
+
+    /// What workers and objects see from now on (objects: when next created).
+    public func setEnv(_ env: Env) { currentEnv.withLock { $0 = env } }
 
     static func isValidBinding(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A)

@@ -1,6 +1,7 @@
 @_spi(Runtime) import RuntimeAPI
 import RuntimeHTTP
 import RuntimeIO
+import RuntimeDeploy
 import RuntimeObjects
 import RuntimeWebSocket
 import Synchronization
@@ -15,8 +16,12 @@ public final class Server: Sendable {
     /// The address actually bound (the port is real even when the config asked for port 0).
     public let address: SocketAddress
     let group: LoopGroup
-    /// The app's Durable Objects.
+    /// The built-in app's Durable Objects.
     public let objects: ObjectRuntime
+    /// Deployed apps and the route table (the built-in app is the fallback).
+    public let apps: AppRegistry
+    /// The admin API (`runtime deploy`, `secret`, `tail` talk to it), on loopback.
+    private let admin = Mutex<AdminServer?>(nil)
     private let waitUntil = WaitUntilTracker()
     private let perLoop: [LoopParts]
     private let stopped = Mutex(false)
@@ -68,8 +73,16 @@ public final class Server: Sendable {
         webSocketClient = WebSocketClient(loops: group.loops, config: config.http.webSocket,
                                           timing: config.http.webSocketTiming)
         WebSocketConnector.install(webSocketClient)
-        let env = objects.env
-        let worker = app.worker
+        let objectsConfig = { (name: String) in
+            ObjectsConfig(stateDirectory: AppStore(stateDirectory: config.stateDirectory).appDirectory(name),
+                          idleTimeout: config.objectIdleTimeout, alarmRetryBase: config.alarmRetryBase,
+                          useCommitJournal: config.commitJournal)
+        }
+        let registry = AppRegistry(stateDirectory: config.stateDirectory, loops: group.loops, objectsConfig: objectsConfig)
+        apps = registry
+        registry.setFallback(app, objects: objects)
+        Self.installLogSink(registry: registry)
+        registry.activateStored { Self.logLine("info", $0) }
         perLoop = group.loops.map { _ in LoopParts() }
         for (index, loop) in group.loops.enumerated() {
             let parts = perLoop[index]
@@ -78,7 +91,7 @@ public final class Server: Sendable {
             let config = config
             let waitUntil = waitUntil
             loop.execute {
-                let responder = WorkerResponder(worker: worker, env: env, loop: loop, accessLog: config.accessLog,
+                let responder = WorkerResponder(registry: registry, loop: loop, accessLog: config.accessLog,
                                                 waitUntil: waitUntil)
                 let http = HTTPServerContext(loop: loop, config: config.http, responder: responder)
                 let listener = Listener(loop: loop, fd: fd, address: address) { fd in http.accept(fd: fd) }
@@ -88,6 +101,31 @@ public final class Server: Sendable {
                 listener.start()
             }
         }
+    }
+
+    /// Starts the admin API on loopback and writes its address and token to the state directory.
+    public func startAdmin() throws {
+        let started = try AdminServer(server: self, loop: group.loops[0])
+        admin.withLock { $0 = started }
+    }
+
+    /// The admin API's URL, once started.
+    public var adminURL: String? { admin.withLock { $0?.url } }
+
+    /// `Log` lines from apps: to standard error as JSON, and to the app's tails.
+    static func installLogSink(registry: AppRegistry) {
+        LogSink.install { app, level, message in
+            let line = "{\"time\":\"\(isoTimestamp())\",\"level\":\"\(level.rawValue)\",\"app\":\(jsonQuoted(app)),"
+                + "\"msg\":\(jsonQuoted(message))}"
+            var text = line + "\n"
+            _ = text.withUTF8 { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            registry.tail.publish(app, line)
+        }
+    }
+
+    static func logLine(_ level: String, _ message: String) {
+        var text = "{\"time\":\"\(isoTimestamp())\",\"level\":\"\(level)\",\"msg\":\(jsonQuoted(message))}\n"
+        _ = text.withUTF8 { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
     struct StateDirectoryError: Error, CustomStringConvertible {
@@ -147,7 +185,7 @@ public final class Server: Sendable {
         }
         while MonotonicClock.now() < deadline,
               drained.withLock({ $0 }) < group.loops.count || waitUntil.count > 0 || openWebSocketsBlocking() > 0
-                || objects.busyObjectsBlocking() > 0 {
+                || objects.busyObjectsBlocking() + apps.deployedApps.reduce(0, { $0 + $1.objects.busyObjectsBlocking() }) > 0 {
             usleep(5_000)
         }
         let done = Mutex(0)
@@ -161,8 +199,10 @@ public final class Server: Sendable {
             }
         }
         while done.withLock({ $0 }) < group.loops.count { usleep(1_000) }
+        admin.withLock { $0?.close() }
         // Close object databases; their commits are durable by now (responses waited for them).
         objects.closeBlocking()
+        for app in apps.deployedApps { app.objects.closeBlocking() }
         // Let the closes complete before the loops stop.
         usleep(20_000)
         group.stop()

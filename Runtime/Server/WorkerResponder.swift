@@ -1,16 +1,16 @@
 @_spi(Runtime) import RuntimeAPI
 import RuntimeHTTP
-import RuntimeWebSocket
 import RuntimeIO
+import RuntimeWebSocket
 
-/// Calls a worker for each request and turns what it throws into a response: an `HTTPResponseError`
-/// becomes its status and public message; anything else a 500 that reveals nothing, with the error
-/// written to the log instead. Also writes the access log.
+/// Routes each request to its app (see `AppRegistry`), calls the app's worker, and turns what it throws
+/// into a response: an `HTTPResponseError` becomes its status and public message; anything else a 500
+/// that reveals nothing, with the error written to the log instead. Also writes the access log and
+/// feeds `runtime tail`.
 ///
 /// Threading: one per loop; `respond` and `requestFinished` run on that loop.
 final class WorkerResponder: HTTPResponder, @unchecked Sendable {
-    let worker: any Worker
-    let env: Env
+    let registry: AppRegistry
     let context: ExecutionContext
     private let log: LogWriter?
     private let loop: Loop
@@ -19,20 +19,30 @@ final class WorkerResponder: HTTPResponder, @unchecked Sendable {
     /// Buffered log lines are written at least this often.
     static let logFlushInterval: Duration = .milliseconds(100)
 
-    init(worker: any Worker, env: Env, loop: Loop, accessLog: Bool, waitUntil: WaitUntilTracker) {
-        self.worker = worker
-        self.env = env
+    init(registry: AppRegistry, loop: Loop, accessLog: Bool, waitUntil: WaitUntilTracker) {
+        self.registry = registry
         self.loop = loop
         self.log = accessLog ? LogWriter(fd: 1) : nil
         self.context = ExecutionContext { work in waitUntil.start(on: loop, work) }
     }
 
     func respond(to request: Request) async -> Response {
+        guard let app = registry.route(request) else {
+            return Response(status: 404, text: "no app serves \(request.url.path)\n")
+        }
+        var response = await respond(to: request, app: app)
+        response.runtimeApp = app.name
+        return response
+    }
+
+    private func respond(to request: Request, app: AppRegistry.Active) async -> Response {
         // Sockets accepted for this request but not in its response are ended (see UpgradeTracker).
         let tracker = UpgradeTracker(abandon: abandonUnconnected)
         do {
-            let response = try await UpgradeTracker.$current.withValue(tracker) {
-                try await worker.fetch(request, env: env, ctx: context)
+            let response = try await LogContext.$app.withValue(app.name) {
+                try await UpgradeTracker.$current.withValue(tracker) {
+                    try await app.worker.fetch(request, env: app.env, ctx: context)
+                }
             }
             tracker.settle(response)
             return response
@@ -41,21 +51,27 @@ final class WorkerResponder: HTTPResponder, @unchecked Sendable {
             return Response(status: error.status, text: error.publicMessage + "\n")
         } catch {
             tracker.settle(nil)
-            logLine("{\"time\":\"\(isoTimestamp())\",\"level\":\"error\",\"msg\":\"worker threw\","
+            let line = "{\"time\":\"\(isoTimestamp())\",\"level\":\"error\",\"msg\":\"worker threw\",\"app\":\(jsonQuoted(app.name)),"
                 + "\"method\":\(jsonQuoted(request.method)),\"path\":\(jsonQuoted(request.url.path)),"
-                + "\"error\":\(jsonQuoted(String(describing: error)))}")
+                + "\"error\":\(jsonQuoted(String(describing: error)))}"
+            logLine(line)
+            registry.tail.publish(app.name, line)
             return Response(status: 500, text: "internal error\n")
         }
     }
 
     func requestFinished(_ record: AccessRecord) {
-        guard log != nil else { return }
+        let tailed = record.app.map { registry.tail.isTailed($0) } ?? false
+        guard log != nil || tailed else { return }
         let milliseconds = Double(record.durationNanoseconds / 1000) / 1000
         var line = "{\"time\":\"\(isoTimestamp())\",\"method\":\(jsonQuoted(record.method)),"
             + "\"target\":\(jsonQuoted(record.target)),\"status\":\(record.status),\"bytes\":\(record.bytesSent),"
             + "\"ms\":\(milliseconds),\"remote\":\(jsonQuoted(record.remoteAddress))"
+        if let app = record.app { line += ",\"app\":\(jsonQuoted(app))" }
         if let error = record.error { line += ",\"error\":\(jsonQuoted(error))" }
-        logLine(line + "}")
+        line += "}"
+        logLine(line)
+        if tailed, let app = record.app { registry.tail.publish(app, line) }
     }
 
     private func logLine(_ line: String) {

@@ -12,7 +12,7 @@ public protocol WebSocketConnectionDelegate: AnyObject {
     func connectionClosed(_ connection: WebSocketConnection, code: Int, reason: String, wasClean: Bool)
 }
 
-/// One WebSocket connection on a loop: frames in and out of a `StreamSocket`, control frames answered,
+/// One WebSocket connection on a loop: frames in and out of a `ByteStream` (TCP or TLS), control frames answered,
 /// the close handshake, keep-alive pings. It is the runtime's `WebSocketTransport` for the app's
 /// `WebSocket`.
 ///
@@ -23,7 +23,7 @@ public protocol WebSocketConnectionDelegate: AnyObject {
 /// `pongTimeout` more, the peer is gone: the connection closes and reports 1006.
 ///
 /// Threading: loop-bound, except `send` and `close`, which hop to the loop when called elsewhere.
-public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport, EndOfTurnHandler,
+public final class WebSocketConnection: ByteStreamDelegate, WebSocketTransport, EndOfTurnHandler,
     @unchecked Sendable {
     /// Timing of keep-alive and the close handshake.
     public struct Timing: Sendable {
@@ -59,7 +59,7 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
     }
 
     public let loop: Loop
-    let socket: StreamSocket
+    let socket: any ByteStream
     let parser: WebSocketFrameParser
     let encoder: WebSocketFrameEncoder
     let timing: Timing
@@ -75,9 +75,9 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
     private var events: [WebSocketEvent] = []
     private var scratch: [UInt8] = []
 
-    /// Takes over `socket` (its delegate becomes this connection); `leftover` are bytes that arrived
-    /// after the upgrade request, parsed first.
-    public init(socket: StreamSocket, role: WebSocketRole, agreement: WebSocketAgreement, config: WebSocketConfig,
+    /// Takes over `socket` (its delegate becomes this connection, at `start`); `leftover` are bytes that
+    /// arrived after the upgrade request, parsed first.
+    public init(socket: any ByteStream, role: WebSocketRole, agreement: WebSocketAgreement, config: WebSocketConfig,
                 timing: Timing = Timing()) {
         loop = socket.loop
         self.socket = socket
@@ -160,9 +160,9 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
         finish(code: 1006, reason: "", wasClean: false)
     }
 
-    // MARK: StreamSocketDelegate
+    // MARK: ByteStreamDelegate
 
-    public func socketReceived(_ socket: StreamSocket, _ bytes: UnsafeRawBufferPointer) {
+    public func streamReceived(_ stream: any ByteStream, _ bytes: UnsafeRawBufferPointer) {
         received(bytes)
     }
 
@@ -249,11 +249,11 @@ public final class WebSocketConnection: StreamSocketDelegate, WebSocketTransport
         finish(code: code, reason: reason, wasClean: wasClean)
     }
 
-    public func socketReadClosed(_ socket: StreamSocket, error: IOError?) {
+    public func streamReadClosed(_ stream: any ByteStream, error: (any Error)?) {
         finish(code: 1006, reason: "", wasClean: false)
     }
 
-    public func socketClosed(_ socket: StreamSocket) {
+    public func streamClosed(_ stream: any ByteStream) {
         finish(code: 1006, reason: "", wasClean: false)
     }
 
