@@ -14,6 +14,7 @@ import RuntimeIO
 /// - `POST /v1/apps/<name>/activate` `{"version": N}` — load and switch to version N
 /// - `POST /v1/apps/<name>/secrets/reload` — the app's env picks up changed secrets
 /// - `GET  /v1/apps/<name>/tail` — live JSON lines (requests and logs), until the client goes away
+/// - `GET  /v1/apps/<name>/stats` — objects in memory, objects created, hibernatable sockets open
 final class AdminServer: @unchecked Sendable {
     let loop: Loop
     private var listener: Listener?
@@ -86,6 +87,12 @@ final class AdminResponder: HTTPResponder, @unchecked Sendable {
             }
         case ("GET", 4, "v1") where parts[1] == "apps" && parts[3] == "tail":
             return tail(parts[2])
+        case ("GET", 4, "v1") where parts[1] == "apps" && parts[3] == "stats":
+            guard let app = registry.app(parts[2]) else { return Self.json(404, ["error": "no app named \(parts[2]) is deployed"]) }
+            return Self.json(200, ["name": app.name, "version": app.version,
+                                   "liveObjects": await app.objects.liveInstances(),
+                                   "objectsCreated": await app.objects.instancesCreated(),
+                                   "webSockets": await app.objects.openWebSockets()])
         default:
             return Self.json(404, ["error": "no admin route \(request.method) \(request.url.path)"])
         }
