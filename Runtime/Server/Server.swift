@@ -45,6 +45,7 @@ public final class Server: Sendable {
     public init(config: ServerConfig, app: App) throws {
         self.config = config
         try Self.prepareStateDirectory(config.stateDirectory)
+        let tls = try ServerTLS.context(for: config)
         let requested = try SocketAddress(config.listen)
         let first = try Listener.bind(requested)
         var descriptors = [first.fd]
@@ -73,6 +74,7 @@ public final class Server: Sendable {
         webSocketClient = WebSocketClient(loops: group.loops, config: config.http.webSocket,
                                           timing: config.http.webSocketTiming)
         WebSocketConnector.install(webSocketClient)
+        CryptoBackendSlot.install(OpenSSLCrypto())
         let objectsConfig = { (name: String) in
             ObjectsConfig(stateDirectory: AppStore(stateDirectory: config.stateDirectory).appDirectory(name),
                           idleTimeout: config.objectIdleTimeout, alarmRetryBase: config.alarmRetryBase,
@@ -93,8 +95,10 @@ public final class Server: Sendable {
             loop.execute {
                 let responder = WorkerResponder(registry: registry, loop: loop, accessLog: config.accessLog,
                                                 waitUntil: waitUntil)
-                let http = HTTPServerContext(loop: loop, config: config.http, responder: responder)
-                let listener = Listener(loop: loop, fd: fd, address: address) { fd in http.accept(fd: fd) }
+                let http = HTTPServerContext(loop: loop, config: config.listenerHTTP, responder: responder)
+                let listener = Listener(loop: loop, fd: fd, address: address) { fd in
+                    http.accept(stream: ServerTLS.stream(accepted: fd, on: loop, tls: tls))
+                }
                 parts.responder = responder
                 parts.http = http
                 parts.listener = listener
