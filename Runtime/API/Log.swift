@@ -33,7 +33,16 @@ public enum Log {
 
 /// Where `Log` lines go; installed by the runtime.
 @_spi(Runtime) public enum LogSink {
-    private static let sink = Mutex<(@Sendable (String, Log.Level, String) -> Void)?>(nil)
-    public static var current: (@Sendable (String, Log.Level, String) -> Void)? { sink.withLock { $0 } }
-    public static func install(_ write: (@Sendable (String, Log.Level, String) -> Void)?) { sink.withLock { $0 = write } }
+    /// The closure lives in a box: a closure stored directly in the generic Mutex is re-abstracted (and
+    /// wrapped in one more thunk) at every read, so calls would get slower with every line logged.
+    private final class Box: Sendable {
+        let write: @Sendable (String, Log.Level, String) -> Void
+        init(_ write: @escaping @Sendable (String, Log.Level, String) -> Void) { self.write = write }
+    }
+
+    private static let sink = Mutex<Box?>(nil)
+    public static var current: (@Sendable (String, Log.Level, String) -> Void)? { sink.withLock { $0?.write } }
+    public static func install(_ write: (@Sendable (String, Log.Level, String) -> Void)?) {
+        sink.withLock { $0 = write.map(Box.init) }
+    }
 }
