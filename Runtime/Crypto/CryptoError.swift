@@ -24,9 +24,9 @@ public enum CryptoError: Error, CustomStringConvertible, Equatable {
         }
     }
 
-    /// OpenSSL's most recent error as text (and the queue cleared).
+    /// OpenSSL's most recent (most specific) error as text, and the queue cleared.
     static func lastOpenSSLError() -> String {
-        let code = ERR_get_error()
+        let code = ERR_peek_last_error()
         ERR_clear_error()
         guard code != 0 else { return "unknown error" }
         var buffer = [CChar](repeating: 0, count: 256)

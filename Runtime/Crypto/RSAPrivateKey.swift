@@ -13,7 +13,9 @@ public final class RSAPrivateKey: @unchecked Sendable {
             throw .openSSL("BIO_new_mem_buf failed")
         }
         defer { BIO_free(bio) }
-        guard let read = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else {
+        // A refusing passphrase callback: without one, OpenSSL would prompt on the terminal (or read
+        // standard input) for an encrypted key. Encrypted keys are refused instead.
+        guard let read = PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in -1 }, nil) else {
             throw .badPrivateKey(CryptoError.lastOpenSSLError())
         }
         guard EVP_PKEY_get_base_id(read) == EVP_PKEY_RSA else {
