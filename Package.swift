@@ -43,8 +43,9 @@ let package = Package(
         // The only module that talks to io_uring.
         .target(name: "RuntimeIO", dependencies: ["CURing"], path: "Runtime/IO", exclude: ["README.md"],
                 swiftSettings: hotPath),
-        // HTTP/1.1 codecs (pure) and the server connection (on IO).
-        .target(name: "RuntimeHTTP", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeWebSocket"], path: "Runtime/HTTP",
+        // HTTP/1.1 codecs (pure), the server connection and the outbound client (on IO, TLS for https).
+        .target(name: "RuntimeHTTP", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeWebSocket", "RuntimeTLS"],
+                path: "Runtime/HTTP",
                 exclude: ["README.md"], swiftSettings: hotPath),
         // Hashes, MACs and randomness from libcrypto.
         .target(name: "RuntimeCrypto", dependencies: ["COpenSSL"], path: "Runtime/Crypto", swiftSettings: strict),
@@ -95,6 +96,9 @@ let package = Package(
         .testTarget(name: "IOTests", dependencies: ["RuntimeIO"], swiftSettings: strict),
         .testTarget(name: "HTTPTests", dependencies: ["RuntimeHTTP", "RuntimeAPI"], swiftSettings: strict),
         .testTarget(name: "TLSTests", dependencies: ["RuntimeTLS", "RuntimeIO"], swiftSettings: strict),
+        .testTarget(name: "FetchTests", dependencies: ["RuntimeHTTP", "RuntimeAPI", "RuntimeIO", "RuntimeTLS",
+                                                      "RuntimeServer"],
+                    swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: ["RuntimeServer", "RuntimeAPI", "ExamplesApp", "RuntimeTLS"],
                     swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["RuntimeCrypto"], swiftSettings: strict),

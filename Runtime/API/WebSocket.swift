@@ -87,21 +87,37 @@ public enum WebSocketError: Error, CustomStringConvertible, Equatable {
 /// storage write leaves only once that write is durable (the output gate), in order with the socket's
 /// other messages.
 public final class WebSocket: Sendable {
+    /// Kept small: a hibernated socket's whole cost is this plus its connection.
     struct Core {
         var state: WebSocketReadyState = .connecting
         var transport: (any WebSocketTransport)?
-        /// Sent before the connection existed; flushed when it does.
-        var pending: [WebSocketMessage] = []
-        var pendingClose: (code: Int, reason: String)?
         var acceptance: WebSocketAcceptance = .none
         var attachment: [UInt8]?
         var tags: [String] = []
-        var events: AsyncStream<WebSocketIncoming>?
-        var eventsContinuation: AsyncStream<WebSocketIncoming>.Continuation?
         var subprotocol: String?
         var autoResponseTimestamp: Int64?
-        /// The object whose event accepted this socket with `accept()`; told when it ends.
+        /// Only while connecting: what was sent (and closed) before the connection existed.
+        var queued: Queued?
+        /// Only for sockets accepted with `accept()`.
+        var standard: StandardEvents?
+    }
+
+    final class Queued: @unchecked Sendable {
+        var messages: [WebSocketMessage] = []
+        var close: (code: Int, reason: String)?
+    }
+
+    /// The event stream of a standard socket, and the object its event accepted it in (told when it
+    /// ends). The stream outlives the close: events delivered before anyone read `events` stay readable.
+    /// Guarded by the socket's `core` lock.
+    final class StandardEvents: @unchecked Sendable {
+        let stream: AsyncStream<WebSocketIncoming>
+        var continuation: AsyncStream<WebSocketIncoming>.Continuation?
         var keptOpenBy: (any OutputGateScope)?
+        init(keptOpenBy: (any OutputGateScope)?) {
+            (stream, continuation) = AsyncStream<WebSocketIncoming>.makeStream()
+            self.keptOpenBy = keptOpenBy
+        }
     }
 
     let core = Mutex(Core())
@@ -152,7 +168,8 @@ public final class WebSocket: Sendable {
         let transport: (any WebSocketTransport)? = core.withLock { core in
             switch core.state {
             case .connecting:
-                core.pending.append(message)
+                if core.queued == nil { core.queued = Queued() }
+                core.queued!.messages.append(message)
                 return nil
             case .open: return core.transport
             case .closing, .closed: return nil
@@ -165,7 +182,8 @@ public final class WebSocket: Sendable {
         let transport: (any WebSocketTransport)? = core.withLock { core in
             switch core.state {
             case .connecting:
-                core.pendingClose = (code, reason)
+                if core.queued == nil { core.queued = Queued() }
+                core.queued!.close = (code, reason)
                 return nil
             case .open:
                 core.state = .closing
@@ -205,10 +223,7 @@ public final class WebSocket: Sendable {
         try core.withLock { core in
             guard case .none = core.acceptance else { throw WebSocketError.alreadyAccepted }
             core.acceptance = .standard
-            let (stream, continuation) = AsyncStream<WebSocketIncoming>.makeStream()
-            core.events = stream
-            core.eventsContinuation = continuation
-            core.keptOpenBy = scope
+            core.standard = StandardEvents(keptOpenBy: scope)
         }
         // Inside an object, its events keep running in the instance: it must not be evicted meanwhile.
         scope?.socketOpened()
@@ -217,7 +232,7 @@ public final class WebSocket: Sendable {
 
     /// Messages, then one `.close`, for a socket accepted with `accept()`; empty otherwise.
     public var events: AsyncStream<WebSocketIncoming> {
-        core.withLock { $0.events } ?? AsyncStream { $0.finish() }
+        core.withLock { $0.standard?.stream } ?? AsyncStream { $0.finish() }
     }
 }
 
@@ -274,12 +289,12 @@ public protocol WebSocketTransport: AnyObject, Sendable {
     case none
     case standard
     /// By an object, for hibernation; the value is the runtime's registration.
-    case hibernatable(any Sendable)
+    case hibernatable(any AnyObject & Sendable)
 }
 
 /// Holds outgoing messages until the writes before them are durable. The runtime sets it for the
 /// duration of each object event.
-@_spi(Runtime) public protocol OutputGateScope: Sendable {
+@_spi(Runtime) public protocol OutputGateScope: AnyObject, Sendable {
     /// Runs `action` now if every write so far is durable, otherwise once it is, in call order.
     func release(_ action: @escaping @Sendable () -> Void)
     /// A socket was accepted with `accept()` during the event: keep the object in memory until
@@ -361,7 +376,7 @@ public protocol WebSocketConnecting: Sendable {
     public var runtimeAcceptance: WebSocketAcceptance { core.withLock { $0.acceptance } }
 
     /// Marks the server end accepted by an object for hibernation, with its tags.
-    public func runtimeAcceptHibernatable(_ registration: any Sendable, tags: [String]) throws {
+    public func runtimeAcceptHibernatable(_ registration: any AnyObject & Sendable, tags: [String]) throws {
         guard isServerEnd else { throw WebSocketError.notServerEnd }
         guard tags.count <= WebSocketAPILimits.maxTags else {
             throw WebSocketError.tooManyTags(count: tags.count, limit: WebSocketAPILimits.maxTags)
@@ -383,26 +398,28 @@ public protocol WebSocketConnecting: Sendable {
     public func runtimeConnect(_ transport: any WebSocketTransport, subprotocol: String?) {
         core.withLock { core in
             guard core.state == .connecting else { return }
-            core.state = core.pendingClose == nil ? .open : .closing
+            core.state = core.queued?.close == nil ? .open : .closing
             core.transport = transport
             core.subprotocol = subprotocol
             // Under the lock, so a send from another thread cannot overtake them.
-            for message in core.pending { transport.send(message) }
-            if let close = core.pendingClose { transport.close(code: close.code, reason: close.reason) }
-            core.pending = []
-            core.pendingClose = nil
+            if let queued = core.queued {
+                for message in queued.messages { transport.send(message) }
+                if let close = queued.close { transport.close(code: close.code, reason: close.reason) }
+            }
+            core.queued = nil
         }
     }
 
     /// Delivers an event of a standard socket to `events`.
     public func runtimeDeliver(_ event: WebSocketIncoming) {
         let (continuation, keeper) = core.withLock { core -> (AsyncStream<WebSocketIncoming>.Continuation?, (any OutputGateScope)?) in
-            guard case .close = event else { return (core.eventsContinuation, nil) }
+            guard let standard = core.standard else { return (nil, nil) }
+            guard case .close = event else { return (standard.continuation, nil) }
             defer {
-                core.eventsContinuation = nil
-                core.keptOpenBy = nil
+                standard.continuation = nil
+                standard.keptOpenBy = nil
             }
-            return (core.eventsContinuation, core.keptOpenBy)
+            return (standard.continuation, standard.keptOpenBy)
         }
         continuation?.yield(event)
         if case .close = event {
@@ -416,7 +433,7 @@ public protocol WebSocketConnecting: Sendable {
         core.withLock { core in
             core.state = .closed
             core.transport = nil
-            core.pending = []
+            core.queued = nil
         }
     }
 

@@ -3,6 +3,7 @@ import ExamplesApp
 import RuntimeHTTP
 import RuntimeIO
 import RuntimeServer
+import RuntimeTLS
 import RuntimeWebSocket
 #if canImport(Glibc)
 import Glibc
@@ -66,9 +67,23 @@ struct Serve: ParsableCommand {
     @Option(help: "Ping a WebSocket peer after this long without a frame from it; close if it stays silent as long again.")
     var wsPingInterval = "30s"
 
+    @Option(name: .customLong("tls-cert"),
+            help: "Serve https and wss: PEM file with the server certificate first, then its intermediates. Needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM file with the unencrypted private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("ca-file"),
+            help: "PEM file of CA certificates apps' outbound https and wss trust, besides the system store (a private CA).")
+    var caFile: String?
+
     func validate() throws {
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
         guard wsMaxMessageBytes >= 1 else { throw ValidationError("--ws-max-message-bytes must be at least 1") }
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together: give both to serve TLS, or neither")
+        }
         for (flag, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout),
                               ("--request-timeout", requestTimeout), ("--shutdown-grace", shutdownGrace),
                               ("--object-idle-timeout", objectIdleTimeout), ("--ws-ping-interval", wsPingInterval)]
@@ -89,7 +104,9 @@ struct Serve: ParsableCommand {
                                     webSocketTiming: WebSocketConnection.Timing(pingInterval: ping, pongTimeout: ping))
         let config = ServerConfig(listen: listen, threads: threads, stateDirectory: stateDir, http: http,
                                   accessLog: accessLog, shutdownGrace: Duration.parse(shutdownGrace)!,
-                                  objectIdleTimeout: Duration.parse(objectIdleTimeout)!, commitJournal: commitJournal)
+                                  objectIdleTimeout: Duration.parse(objectIdleTimeout)!, commitJournal: commitJournal,
+                                  tls: tlsCert.map { TLSServerConfig(certificateChainFile: $0, privateKeyFile: tlsKey!) },
+                                  outboundTLS: TLSClientConfig(caFile: caFile))
         let signals = ShutdownSignals()  // before any thread starts, so every thread inherits the mask
         let server: Server
         do {
@@ -99,7 +116,7 @@ struct Serve: ParsableCommand {
             throw ValidationError("cannot start: \(error)")
         }
         printLine(
-            "{\"time\":\"\(isoTimestamp())\",\"level\":\"info\",\"msg\":\"listening\",\"url\":\"http://\(server.address)\","
+            "{\"time\":\"\(isoTimestamp())\",\"level\":\"info\",\"msg\":\"listening\",\"url\":\"\(config.listenerScheme)://\(server.address)\","
             + "\"threads\":\(threads),\"pid\":\(getpid())}")
         let signal = signals.wait()
         printLine("{\"time\":\"\(isoTimestamp())\",\"level\":\"info\",\"msg\":\"shutting down\",\"signal\":\(signal)}")

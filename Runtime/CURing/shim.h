@@ -20,6 +20,7 @@
 #include <time.h>
 #include <string.h>
 #include <unistd.h>
+#include <malloc.h>   // malloc_trim, for MemoryTrimmer (RuntimeIO owns the process's system calls)
 #include <liburing.h>
 
 static const uint32_t curing_cqe_f_buffer = IORING_CQE_F_BUFFER;

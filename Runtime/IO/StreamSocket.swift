@@ -63,8 +63,9 @@ public final class StreamSocket: ByteStream, IOHandler, EndOfTurnHandler {
     private var wantsReading = false
     private var inFlight: SendBuffer?
     private var staging: SendBuffer?
-    private var connectAddress: SocketAddress?
-    private var connectStorage: UnsafeMutablePointer<sockaddr_storage>?
+    /// Where a client socket is connecting, in memory the kernel reads until the completion (sockets
+    /// that never connect, the accepted ones, carry no room for it).
+    private var connecting: UnsafeMutablePointer<sockaddr_storage>?
     private var operationsInFlight = 0
     private var flushScheduled = false
     private var lingerTimer: LoopTimer?
@@ -91,20 +92,19 @@ public final class StreamSocket: ByteStream, IOHandler, EndOfTurnHandler {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         let stream = StreamSocket(loop: loop, fd: fd)
         stream.delegate = delegate
-        stream.connectAddress = address
-        stream.submitConnect()
+        stream.submitConnect(to: address)
         return stream
     }
 
     /// The kernel reads the address when the SQE is submitted, which is later than this call, so it lives
     /// in memory of our own until the completion.
-    private func submitConnect() {
-        let storage = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 1)
-        storage.initialize(to: connectAddress!.storage)
-        connectStorage = storage
+    private func submitConnect(to address: SocketAddress) {
+        let memory = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 1)
+        memory.initialize(to: address.storage)
+        connecting = memory
         let sqe = loop.nextSQE()
-        storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            io_uring_prep_connect(sqe, fd, pointer, connectAddress!.length)
+        memory.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            io_uring_prep_connect(sqe, fd, pointer, address.length)
         }
         io_uring_sqe_set_data64(sqe, id.token(.connect).userData)
         operationsInFlight += 1
@@ -264,7 +264,7 @@ public final class StreamSocket: ByteStream, IOHandler, EndOfTurnHandler {
             io_uring_sqe_set_data64(sqe, id.token(.cancel).userData)
             operationsInFlight += 1
         }
-        if inFlight != nil || connectAddress != nil {
+        if inFlight != nil || connecting != nil {
             // A pending send or connect ends promptly once the socket is shut down.
             Glibc.shutdown(fd, Int32(SHUT_RDWR))
         }
@@ -358,9 +358,9 @@ public final class StreamSocket: ByteStream, IOHandler, EndOfTurnHandler {
 
     private func connectCompleted(result: Int32) {
         operationsInFlight -= 1
-        connectAddress = nil
-        connectStorage?.deallocate()
-        connectStorage = nil
+        connecting?.deinitialize(count: 1)
+        connecting?.deallocate()
+        connecting = nil
         guard closeState == .open else { return }
         delegate?.streamConnected(self, error: result < 0 ? IOError(errno: -result, "connect") : nil)
     }

@@ -44,8 +44,12 @@ final class LoopObjects: @unchecked Sendable {
         for host in idle.prefix(max(1, maxLive / 16)) { host.evict() }
     }
 
+    /// Told of evictions, to hand their memory back to the system afterwards.
+    var trimmer: MemoryTrimmer?
+
     func remove(_ host: ObjectHost) {
         if hosts[host.key] === host { hosts[host.key] = nil }
+        trimmer?.request()
         if let kept = sockets[host.key], kept.openCount == 0 { sockets[host.key] = nil }
     }
 

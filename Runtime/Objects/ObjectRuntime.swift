@@ -176,6 +176,11 @@ public final class ObjectRuntime: @unchecked Sendable {
         return total
     }
 
+    /// Evictions ask `trimmer` to give freed memory back to the system (set once, before serving).
+    public func setMemoryTrimmer(_ trimmer: MemoryTrimmer) {
+        for objects in perLoop { objects.loop.execute { objects.trimmer = trimmer } }
+    }
+
     /// Hibernatable WebSockets open across loops.
     public func openWebSockets() async -> Int {
         var total = 0

@@ -40,6 +40,8 @@ public final class AppRegistry: @unchecked Sendable {
     /// Serialises activations (each may take a while: loading a module, opening namespaces).
     private let activation = Mutex(())
     let tail = TailHub()
+    /// Given to each app's objects (set before serving).
+    var memoryTrimmer: MemoryTrimmer?
 
     /// The name the built-in app has in logs and tail.
     public static let builtinName = "builtin"
@@ -105,6 +107,7 @@ public final class AppRegistry: @unchecked Sendable {
                 bound = try existing.update(classes: classes)
             } else {
                 objects = try ObjectRuntime(loops: loops, config: objectsConfig(name), classes: [:])
+                if let memoryTrimmer { objects.setMemoryTrimmer(memoryTrimmer) }
                 bound = try objects.update(classes: classes)
             }
             let env = try makeEnv(name, manifest: manifest, namespaces: bound)

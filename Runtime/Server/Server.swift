@@ -3,6 +3,7 @@ import RuntimeHTTP
 import RuntimeIO
 import RuntimeDeploy
 import RuntimeObjects
+import RuntimeTLS
 import RuntimeWebSocket
 import Synchronization
 #if canImport(Glibc)
@@ -25,8 +26,12 @@ public final class Server: Sendable {
     private let waitUntil = WaitUntilTracker()
     private let perLoop: [LoopParts]
     private let stopped = Mutex(false)
+    /// Returns freed memory to the system after evictions.
+    let memoryTrimmer: MemoryTrimmer
     /// Serves `WebSocket.connect` for this server's apps, on its loops.
     public let webSocketClient: WebSocketClient
+    /// Serves `fetch` for this server's apps, on its loops.
+    public let httpClient: HTTPClient
 
     /// What each loop owns. Touched only on its loop after start.
     final class LoopParts: @unchecked Sendable {
@@ -46,6 +51,7 @@ public final class Server: Sendable {
         self.config = config
         try Self.prepareStateDirectory(config.stateDirectory)
         let tls = try ServerTLS.context(for: config)
+        let outboundTLS = try TLSContext(client: config.outboundTLS)
         let requested = try SocketAddress(config.listen)
         let first = try Listener.bind(requested)
         var descriptors = [first.fd]
@@ -72,8 +78,10 @@ public final class Server: Sendable {
             throw error
         }
         webSocketClient = WebSocketClient(loops: group.loops, config: config.http.webSocket,
-                                          timing: config.http.webSocketTiming)
+                                          timing: config.http.webSocketTiming, secure: outboundTLS)
         WebSocketConnector.install(webSocketClient)
+        httpClient = HTTPClient(loops: group.loops, tls: outboundTLS)
+        httpClient.install()
         CryptoBackendSlot.install(OpenSSLCrypto())
         let objectsConfig = { (name: String) in
             ObjectsConfig(stateDirectory: AppStore(stateDirectory: config.stateDirectory).appDirectory(name),
@@ -83,6 +91,10 @@ public final class Server: Sendable {
         let registry = AppRegistry(stateDirectory: config.stateDirectory, loops: group.loops, objectsConfig: objectsConfig)
         apps = registry
         registry.setFallback(app, objects: objects)
+        let trimmer = MemoryTrimmer(loop: group.loops[0])
+        memoryTrimmer = trimmer
+        objects.setMemoryTrimmer(trimmer)
+        registry.memoryTrimmer = trimmer
         Self.installLogSink(registry: registry)
         registry.activateStored { Self.logLine("info", $0) }
         perLoop = group.loops.map { _ in LoopParts() }
@@ -203,6 +215,7 @@ public final class Server: Sendable {
             }
         }
         while done.withLock({ $0 }) < group.loops.count { usleep(1_000) }
+        httpClient.closeAll()
         admin.withLock { $0?.close() }
         // Close object databases; their commits are durable by now (responses waited for them).
         objects.closeBlocking()
@@ -213,6 +226,7 @@ public final class Server: Sendable {
         group.join()
         for loop in group.loops { WebSocketConnections.forget(loop) }
         WebSocketConnector.uninstall(webSocketClient)
+        httpClient.uninstall()
     }
 
     /// WebSocket connections open across loops, counted on each loop; blocks the calling thread.

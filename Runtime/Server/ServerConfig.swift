@@ -1,6 +1,7 @@
 import RuntimeHTTP
 import RuntimeIO
 import RuntimeObjects
+import RuntimeTLS
 
 /// How `runtime serve` runs: where it listens, how many loops, where state lives, HTTP limits.
 public struct ServerConfig: Sendable {
@@ -21,12 +22,18 @@ public struct ServerConfig: Sendable {
     public var alarmRetryBase: Duration
     /// See `ObjectsConfig.useCommitJournal`.
     public var commitJournal: Bool
+    /// Serve TLS (https, wss) on the listener with this certificate; nil serves plain HTTP.
+    public var tls: TLSServerConfig?
+    /// Whom apps' outbound TLS (`fetch` to https://, `WebSocket.connect` to wss://) trusts: the system
+    /// store, plus `caFile` when set (`runtime serve --ca-file`).
+    public var outboundTLS: TLSClientConfig
 
     public init(listen: String = "127.0.0.1:8787", threads: Int = LoopGroup.processorCount,
                 stateDirectory: String = ".runtime-state", http: HTTPServerConfig = HTTPServerConfig(),
                 io: IOLimits = IOLimits(), accessLog: Bool = true, shutdownGrace: Duration = defaultShutdownGrace,
                 objectIdleTimeout: Duration = ObjectsConfig.defaultIdleTimeout,
-                alarmRetryBase: Duration = ObjectsConfig.defaultAlarmRetryBase, commitJournal: Bool = true) {
+                alarmRetryBase: Duration = ObjectsConfig.defaultAlarmRetryBase, commitJournal: Bool = true,
+                tls: TLSServerConfig? = nil, outboundTLS: TLSClientConfig = TLSClientConfig()) {
         self.listen = listen
         self.threads = threads
         self.stateDirectory = stateDirectory
@@ -37,5 +44,7 @@ public struct ServerConfig: Sendable {
         self.objectIdleTimeout = objectIdleTimeout
         self.alarmRetryBase = alarmRetryBase
         self.commitJournal = commitJournal
+        self.tls = tls
+        self.outboundTLS = outboundTLS
     }
 }

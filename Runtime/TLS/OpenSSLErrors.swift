@@ -27,6 +27,6 @@ enum OpenSSLErrors {
         if let reason = ERR_reason_error_string(code) { return String(cString: reason) }
         var buffer = [CChar](repeating: 0, count: 256)
         ERR_error_string_n(code, &buffer, buffer.count)
-        return String(cString: buffer)
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 }

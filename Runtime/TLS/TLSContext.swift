@@ -27,14 +27,10 @@ public final class TLSContext: @unchecked Sendable {
         plainHTTPRefusal = config.plainHTTPRefusal
         alpn = try ALPNList(config.applicationProtocols)
         context = try Self.makeContext(method: TLS_server_method())
-        do {
-            try Self.checkReadable(config.certificateChainFile, what: "certificate chain")
-            try Self.checkReadable(config.privateKeyFile, what: "private key")
-            try loadIdentity(chain: config.certificateChainFile, key: config.privateKeyFile)
-        } catch {
-            SSL_CTX_free(context)
-            throw error
-        }
+        // Every stored property is set, so a throw from here on still runs deinit, which frees the context.
+        try Self.checkReadable(config.certificateChainFile, what: "certificate chain")
+        try Self.checkReadable(config.privateKeyFile, what: "private key")
+        try loadIdentity(chain: config.certificateChainFile, key: config.privateKeyFile)
         _ = SSL_CTX_set_options(context, copenssl_op_cipher_server_preference)
         if !alpn.names.isEmpty {
             SSL_CTX_set_alpn_select_cb(context, ALPNList.selectCallback, Unmanaged.passUnretained(alpn).toOpaque())
@@ -48,27 +44,23 @@ public final class TLSContext: @unchecked Sendable {
         plainHTTPRefusal = nil
         alpn = try ALPNList(config.applicationProtocols)
         context = try Self.makeContext(method: TLS_client_method())
-        do {
-            guard config.trustSystemRoots || config.caFile != nil else {
-                throw TLSError.configuration("a client must trust something: the system roots, a CA file, or both")
+        // As for a server: deinit frees the context if this throws.
+        guard config.trustSystemRoots || config.caFile != nil else {
+            throw TLSError.configuration("a client must trust something: the system roots, a CA file, or both")
+        }
+        if config.trustSystemRoots, SSL_CTX_set_default_verify_paths(context) != 1 {
+            throw TLSError.configuration("cannot load the system CA store: \(OpenSSLErrors.drain().text)")
+        }
+        if let caFile = config.caFile {
+            try Self.checkReadable(caFile, what: "CA file")
+            OpenSSLErrors.clear()
+            if SSL_CTX_load_verify_locations(context, caFile, nil) != 1 {
+                throw TLSError.invalidFile(path: caFile, what: "CA file",
+                                           reason: "no PEM certificate in it (\(OpenSSLErrors.drain().text))")
             }
-            if config.trustSystemRoots, SSL_CTX_set_default_verify_paths(context) != 1 {
-                throw TLSError.configuration("cannot load the system CA store: \(OpenSSLErrors.drain().text)")
-            }
-            if let caFile = config.caFile {
-                try Self.checkReadable(caFile, what: "CA file")
-                OpenSSLErrors.clear()
-                if SSL_CTX_load_verify_locations(context, caFile, nil) != 1 {
-                    throw TLSError.invalidFile(path: caFile, what: "CA file",
-                                               reason: "no PEM certificate in it (\(OpenSSLErrors.drain().text))")
-                }
-            }
-            if !alpn.wire.isEmpty, SSL_CTX_set_alpn_protos(context, alpn.wire, UInt32(alpn.wire.count)) != 0 {
-                throw TLSError.configuration("OpenSSL refused the ALPN list: \(OpenSSLErrors.drain().text)")
-            }
-        } catch {
-            SSL_CTX_free(context)
-            throw error
+        }
+        if !alpn.wire.isEmpty, SSL_CTX_set_alpn_protos(context, alpn.wire, UInt32(alpn.wire.count)) != 0 {
+            throw TLSError.configuration("OpenSSL refused the ALPN list: \(OpenSSLErrors.drain().text)")
         }
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
     }

@@ -273,6 +273,8 @@ public final class TLSStream: ByteStream, ByteStreamDelegate, EndOfTurnHandler {
 
     // MARK: ByteStreamDelegate (the socket)
 
+    // Public only because the protocol is; the stream's own socket is the one caller.
+
     public func streamReceived(_ stream: any ByteStream, _ bytes: UnsafeRawBufferPointer) {
         guard state == .handshaking || state == .established, let ssl, let input = SSL_get_rbio(ssl) else { return }
         let written = BIO_write(input, bytes.baseAddress, Int32(bytes.count))

@@ -7,7 +7,8 @@ import Synchronization
 /// `WebSocketConnection` whose events reach the returned `WebSocket`'s `events`.
 ///
 /// The connection runs on the calling loop when there is one (a worker's or object's event), so its
-/// messages need no thread hop; otherwise on the client's loops in turn.
+/// messages need no thread hop; otherwise on the client's loops in turn. `wss://` goes through the
+/// `secure` connector (a client TLS context), which verifies the server for the URL's host.
 public final class WebSocketClient: WebSocketConnecting, @unchecked Sendable {
     /// Longest response head accepted from the server.
     public static let maxResponseHeadBytes = 16 * 1024
@@ -18,16 +19,20 @@ public final class WebSocketClient: WebSocketConnecting, @unchecked Sendable {
     let config: WebSocketConfig
     let timing: WebSocketConnection.Timing
     let handshakeTimeout: Duration
+    let secure: (any SecureStreamConnector)?
     private let next = Atomic<Int>(0)
 
+    /// Without `secure`, `wss://` URLs are refused.
     public init(loops: [Loop], config: WebSocketConfig = WebSocketConfig(),
                 timing: WebSocketConnection.Timing = WebSocketConnection.Timing(),
-                handshakeTimeout: Duration = WebSocketClient.defaultHandshakeTimeout) {
+                handshakeTimeout: Duration = WebSocketClient.defaultHandshakeTimeout,
+                secure: (any SecureStreamConnector)? = nil) {
         precondition(!loops.isEmpty, "a WebSocket client needs a loop")
         self.loops = loops
         self.config = config
         self.timing = timing
         self.handshakeTimeout = handshakeTimeout
+        self.secure = secure
     }
 
     public var isOnCallingThread: Bool {
@@ -37,8 +42,14 @@ public final class WebSocketClient: WebSocketConnecting, @unchecked Sendable {
 
     public func connect(url: String, headers: Headers, protocols: [String]) async throws -> WebSocket {
         let target = try WebSocketTarget(url)
-        guard !target.secure else {
-            throw WebSocketError.connectFailed("\(url): wss:// needs TLS, which this runtime does not have yet")
+        let secure: (any SecureStreamConnector)?
+        if target.secure {
+            guard let connector = self.secure else {
+                throw WebSocketError.connectFailed("\(url): wss:// needs a TLS client, and this WebSocket client has none")
+            }
+            secure = connector
+        } else {
+            secure = nil
         }
         let address: SocketAddress
         do {
@@ -58,7 +69,7 @@ public final class WebSocketClient: WebSocketConnecting, @unchecked Sendable {
                 let upgrade = ClientUpgrade(loop: loop, url: url, request: request, handshake: handshake,
                                             socket: socket, config: config, timing: timing,
                                             continuation: continuation)
-                upgrade.start(address: address, timeout: timeout)
+                upgrade.start(address: address, secure: secure.map { ($0, target.host) }, timeout: timeout)
             }
         }
         return socket
@@ -126,7 +137,7 @@ struct WebSocketTarget {
 /// One outbound upgrade in progress: connect, request, response head, then the connection.
 ///
 /// Threading: loop-bound.
-final class ClientUpgrade: StreamSocketDelegate {
+final class ClientUpgrade: ByteStreamDelegate {
     let loop: Loop
     let url: String
     let request: [UInt8]
@@ -135,7 +146,7 @@ final class ClientUpgrade: StreamSocketDelegate {
     let config: WebSocketConfig
     let timing: WebSocketConnection.Timing
     private var continuation: CheckedContinuation<Void, any Error>?
-    private var stream: StreamSocket?
+    private var stream: (any ByteStream)?
     private var head: [UInt8] = []
     private var timer: LoopTimer?
 
@@ -152,24 +163,29 @@ final class ClientUpgrade: StreamSocketDelegate {
         self.continuation = continuation
     }
 
-    func start(address: SocketAddress, timeout: Duration) {
+    /// Connects plain TCP, or through `secure` for a `wss://` URL (verifying the server as `host`).
+    func start(address: SocketAddress, secure: (connector: any SecureStreamConnector, host: String)?, timeout: Duration) {
         let timer = LoopTimer { [self] in fail("timed out after \(timeout) (connect and handshake)") }
         self.timer = timer
         loop.arm(timer, after: timeout)
         do {
-            stream = try StreamSocket.connect(loop: loop, to: address, delegate: self)
+            if let secure {
+                stream = try secure.connector.connect(loop: loop, to: address, serverName: secure.host, delegate: self)
+            } else {
+                stream = try StreamSocket.connect(loop: loop, to: address, delegate: self)
+            }
         } catch {
             fail("\(error)")
         }
     }
 
-    func socketConnected(_ stream: StreamSocket, error: IOError?) {
+    func streamConnected(_ stream: any ByteStream, error: (any Error)?) {
         if let error { return fail("\(error)") }
         stream.write(request)
         stream.startReading()
     }
 
-    func socketReceived(_ stream: StreamSocket, _ bytes: UnsafeRawBufferPointer) {
+    func streamReceived(_ stream: any ByteStream, _ bytes: UnsafeRawBufferPointer) {
         guard continuation != nil else { return }
         head.append(contentsOf: bytes)
         guard let end = Self.headEnd(head) else {
@@ -197,11 +213,11 @@ final class ClientUpgrade: StreamSocketDelegate {
         waiting?.resume()
     }
 
-    func socketReadClosed(_ stream: StreamSocket, error: IOError?) {
+    func streamReadClosed(_ stream: any ByteStream, error: (any Error)?) {
         fail(error.map { "\($0)" } ?? "the server closed the connection during the handshake")
     }
 
-    func socketClosed(_ stream: StreamSocket) {
+    func streamClosed(_ stream: any ByteStream) {
         fail("connection closed during the handshake")
     }
 

@@ -62,7 +62,10 @@ public final class WebSocketConnection: ByteStreamDelegate, WebSocketTransport, 
     let socket: any ByteStream
     let parser: WebSocketFrameParser
     let encoder: WebSocketFrameEncoder
-    let timing: Timing
+    /// The timing, in loop nanoseconds (three words rather than three Durations: many sockets stay open).
+    private let pingInterval: UInt64
+    private let pongTimeout: UInt64
+    private let closeTimeout: UInt64
     public let subprotocol: String?
     public var delegate: (any WebSocketConnectionDelegate)?
     private var state = State.open
@@ -85,7 +88,9 @@ public final class WebSocketConnection: ByteStreamDelegate, WebSocketTransport, 
         encoder = WebSocketFrameEncoder(role: role, deflate: agreement.deflate,
                                         compression: config.deflate ?? PerMessageDeflateConfig(),
                                         maxFrameBytes: config.maxOutgoingFrameBytes)
-        self.timing = timing
+        pingInterval = timing.pingInterval.nanoseconds
+        pongTimeout = timing.pongTimeout.nanoseconds
+        closeTimeout = timing.closeTimeout.nanoseconds
         subprotocol = agreement.subprotocol
         lastHeard = socket.loop.now
         timer = LoopTimer { [weak self] in self?.timerFired() }
@@ -149,7 +154,7 @@ public final class WebSocketConnection: ByteStreamDelegate, WebSocketTransport, 
         guard let frame = try? encoder.close(code: WebSocketCloseCode(UInt16(clamping: code)), reason: reason) else { return }
         socket.write(frame)
         state = .closeSent(code: code, reason: reason)
-        closeDeadline = loop.now + timing.closeTimeout.nanoseconds
+        closeDeadline = loop.now + closeTimeout
         loop.arm(timer, at: closeDeadline)
     }
 
@@ -179,7 +184,8 @@ public final class WebSocketConnection: ByteStreamDelegate, WebSocketTransport, 
             return
         }
         handle(events)
-        if events.capacity > 8 { events = [] }
+        // Nothing is kept between receives: an idle (hibernated) connection holds no buffers.
+        events = []
     }
 
     private var isFinished: Bool {
@@ -275,7 +281,7 @@ public final class WebSocketConnection: ByteStreamDelegate, WebSocketTransport, 
     // MARK: Timers
 
     private func armKeepAlive() {
-        loop.arm(timer, at: lastHeard + timing.pingInterval.nanoseconds)
+        loop.arm(timer, at: lastHeard + pingInterval)
     }
 
     private func timerFired() {
@@ -289,25 +295,26 @@ public final class WebSocketConnection: ByteStreamDelegate, WebSocketTransport, 
                 loop.arm(timer, at: closeDeadline)
             }
         case .open:
-            let due = lastHeard + timing.pingInterval.nanoseconds
+            let due = lastHeard + pingInterval
             if pingOutstanding {
-                if loop.now >= due + timing.pongTimeout.nanoseconds {
+                if loop.now >= due + pongTimeout {
                     finish(code: 1006, reason: "", wasClean: false)
                 } else {
-                    loop.arm(timer, at: due + timing.pongTimeout.nanoseconds)
+                    loop.arm(timer, at: due + pongTimeout)
                 }
             } else if loop.now >= due {
                 pingOutstanding = true
                 if let ping = try? encoder.ping() { socket.write(ping) }
-                loop.arm(timer, at: due + timing.pongTimeout.nanoseconds)
+                loop.arm(timer, at: due + pongTimeout)
             } else {
                 loop.arm(timer, at: due)
             }
         }
     }
 
-    /// A large message grew the scratch buffer; do not keep that memory on an idle socket.
+    /// Frames are written from a scratch buffer that is not kept: an idle (hibernated) connection
+    /// should hold no memory it is not using.
     private func shrinkScratch() {
-        if scratch.capacity > 4096 { scratch = [] }
+        scratch = []
     }
 }

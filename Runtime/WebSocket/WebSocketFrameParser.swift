@@ -86,7 +86,8 @@ public final class WebSocketFrameParser {
         self.role = role
         self.limits = limits
         self.deflate = deflate
-        headerBytes.reserveCapacity(WebSocketLimits.maxFrameHeaderBytes)
+        // No buffer is reserved up front: most headers arrive whole and are read in place, and an idle
+        // (hibernated) connection should hold no heap it does not use.
     }
 
     /// True once a close frame has been parsed; every later byte is ignored.
@@ -203,7 +204,7 @@ public final class WebSocketFrameParser {
             }
             if count == WebSocketFrameHeader.size(secondByte: headerBytes[1]) {
                 let header = headerBytes.withUnsafeBytes { WebSocketFrameHeader(decoding: $0) }
-                headerBytes.removeAll(keepingCapacity: true)
+                headerBytes = []
                 return (header, offset)
             }
         }
