@@ -20,6 +20,8 @@ let package = Package(
     products: [
         .executable(name: "runtime", targets: ["RuntimeCLI"]),
         .executable(name: "bench", targets: ["Bench"]),
+        // Runs inside each Dispatch sandbox: connects the agent to the session's control plane.
+        .executable(name: "dispatch-bridge", targets: ["DispatchBridge"]),
         // Apps link against this one copy of the public API (DESIGN.md §6).
         .library(name: "RuntimeAPI", type: .dynamic, targets: ["RuntimeAPI"]),
     ],
@@ -84,6 +86,13 @@ let package = Package(
         // Apps depend on RuntimeAPI only.
         .target(name: "ExamplesApp", dependencies: ["RuntimeAPI"], path: "Apps/Examples", swiftSettings: strict),
 
+        // Dispatch's in-sandbox bridge: a plain process (not an app), so it uses our IO, HTTP and WebSocket
+        // clients directly.
+        .executableTarget(
+            name: "DispatchBridge",
+            dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeHTTP", "RuntimeWebSocket", "RuntimeCrypto", "RuntimeTLS"],
+            path: "Apps/SandboxBridge", exclude: ["README.md"], swiftSettings: strict),
+
         .executableTarget(
             name: "Bench",
             dependencies: [
@@ -106,6 +115,10 @@ let package = Package(
         .testTarget(name: "WebSocketTests", dependencies: ["RuntimeWebSocket", "RuntimeAPI", "RuntimeCrypto"],
                     swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["RuntimeStorage", "RuntimeAPI", "RuntimeIO"],
+                    swiftSettings: strict),
+        // Dispatch end to end: real runtime processes with the apps deployed, real sandboxes and bridges.
+        .testTarget(name: "DispatchTests", dependencies: ["RuntimeAPI", "RuntimeIO", "RuntimeWebSocket", "RuntimeHTTP",
+                                                         "RuntimeCrypto"],
                     swiftSettings: strict),
         .testTarget(name: "ObjectsTests", dependencies: ["RuntimeObjects", "RuntimeServer", "RuntimeAPI", "ExamplesApp"],
                     swiftSettings: strict),

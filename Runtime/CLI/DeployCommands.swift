@@ -21,13 +21,33 @@ struct Deploy: ParsableCommand {
     @Flag(help: "Compile without optimization (faster to build).")
     var debug = false
 
+    @Option(name: .customLong("var"), help: ArgumentHelp(
+        "Set a var for this version (repeatable), replacing the manifest's value of that name.", valueName: "NAME=VALUE"))
+    var vars: [String] = []
+
+    @Flag(help: "Do nothing when the active version was built from the same sources, manifest and vars.")
+    var ifChanged = false
+
     func run() throws {
+        var overrides: [String: String] = [:]
+        for item in vars {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw CLIError("--var \(item): expected NAME=VALUE")
+            }
+            overrides[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
         let folder = try Deployer.locate(app)
         var compiler = try AppCompiler.locate(executable: CommandLine.arguments[0])
         if debug { compiler.optimize = false }
         let deployer = Deployer(stateDirectory: state.stateDir, compiler: compiler)
         do {
-            let result = try deployer.deploy(folder: folder) { status in printError("deploy: " + status) }
+            let result = try deployer.deploy(folder: folder, vars: overrides, ifChanged: ifChanged) { status in
+                printError("deploy: " + status)
+            }
+            if result.unchanged {
+                print("\(result.name) version \(result.version) is up to date")
+                return
+            }
             let seconds = String(format: "%.2f", result.seconds)
             if result.live {
                 print("deployed \(result.name) version \(result.version), serving (\(seconds) s)")

@@ -42,8 +42,27 @@ public struct AppCompiler: Sendable {
         return AppCompiler(swiftc: compiler, apiModulesDirectory: modules, optimize: !modules.contains("/debug/"))
     }
 
-    /// The app's Swift sources, sorted; hidden folders are skipped.
-    public static func sources(in folder: String) throws(DeployError) -> [String] {
+    /// The app's Swift sources, sorted, then those of its `shared_sources` folders; hidden folders are
+    /// skipped.
+    public static func sources(in folder: String, shared: [String] = []) throws(DeployError) -> [String] {
+        let found = try swiftFiles(in: folder)
+        guard !found.isEmpty else { throw .compileFailed(app: folder, output: "no .swift files in \(folder)") }
+        var all = found
+        for relative in shared {
+            let path = URL(fileURLWithPath: folder + "/" + relative).standardizedFileURL.path
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
+                throw .unreadable(path: path, reason: "shared_sources: no such folder")
+            }
+            all += try swiftFiles(in: path)
+        }
+        guard all.count <= Self.maxSourceFiles else {
+            throw .compileFailed(app: folder, output: "\(all.count) source files; at most \(Self.maxSourceFiles)")
+        }
+        return all
+    }
+
+    private static func swiftFiles(in folder: String) throws(DeployError) -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: folder) else {
             throw .unreadable(path: folder, reason: "not a folder")
         }
@@ -51,10 +70,6 @@ public struct AppCompiler: Sendable {
         while let item = walker.nextObject() as? String {
             if item.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
             if item.hasSuffix(".swift") { found.append(folder + "/" + item) }
-        }
-        guard !found.isEmpty else { throw .compileFailed(app: folder, output: "no .swift files in \(folder)") }
-        guard found.count <= Self.maxSourceFiles else {
-            throw .compileFailed(app: folder, output: "\(found.count) source files; at most \(Self.maxSourceFiles)")
         }
         return found.sorted()
     }
@@ -79,7 +94,7 @@ public struct AppCompiler: Sendable {
     /// per version, so two versions loaded side by side share no symbol). Throws with the compiler's
     /// diagnostics.
     public func compile(folder: String, manifest: AppManifest, moduleName: String, output: String) throws(DeployError) {
-        let sources = try Self.sources(in: folder)
+        let sources = try Self.sources(in: folder, shared: manifest.sharedSources ?? [])
         let scratch = NSTemporaryDirectory() + "runtime-deploy-" + UUID().uuidString
         do {
             try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)

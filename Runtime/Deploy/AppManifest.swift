@@ -13,7 +13,8 @@ import Foundation
 ///   "durable_objects": [{ "binding": "ROOM", "class_name": "ChatRoom" }],
 ///   "sql_databases": [{ "binding": "INDEX" }],
 ///   "kv_namespaces": [{ "binding": "CACHE" }],
-///   "services": [{ "binding": "AUTH", "service": "auth" }]
+///   "services": [{ "binding": "AUTH", "service": "auth" }],
+///   "shared_sources": ["../Shared"]       // more source folders, relative to the app's folder
 /// }
 /// ```
 public struct AppManifest: Sendable, Equatable, Codable {
@@ -27,6 +28,9 @@ public struct AppManifest: Sendable, Equatable, Codable {
     public var kvNamespaces: [String]
     public var services: [ServiceBinding]
     public var compatibilityDate: String?
+    /// Folders (relative to the app's folder) whose Swift files are compiled into the app too: code that
+    /// several apps share. Nil in manifests recorded before the field existed.
+    public var sharedSources: [String]?
 
     public struct ObjectBinding: Sendable, Equatable, Codable {
         public var binding: String
@@ -46,6 +50,7 @@ public struct AppManifest: Sendable, Equatable, Codable {
         public static let maxVarValueBytes = 5 * 1024
         public static let maxBindings = 64
         public static let maxBindingNameBytes = 64
+        public static let maxSharedSources = 16
     }
 
     /// The file a manifest lives in, in the app's folder.
@@ -53,7 +58,7 @@ public struct AppManifest: Sendable, Equatable, Codable {
 
     static let knownFields: Set<String> = [
         "name", "main", "routes", "vars", "secrets", "durable_objects", "sql_databases", "kv_namespaces", "services",
-        "compatibility_date",
+        "compatibility_date", "shared_sources",
     ]
 
     /// Reads and checks a manifest. Every error names the field and the problem.
@@ -133,12 +138,42 @@ public struct AppManifest: Sendable, Equatable, Codable {
             guard isAppName(service) else { throw .badValue(field: field + ".service", reason: "\"\(service)\" is not an app name") }
             return ServiceBinding(binding: binding, service: service)
         }
+        var sharedSources: [String] = []
+        if let list = object["shared_sources"] {
+            guard let items = list as? [Any] else { throw .badType(field: "shared_sources", expected: "an array of folder paths") }
+            guard items.count <= Limits.maxSharedSources else {
+                throw .badValue(field: "shared_sources", reason: "at most \(Limits.maxSharedSources) folders")
+            }
+            for (index, item) in items.enumerated() {
+                guard let path = item as? String, !path.isEmpty else {
+                    throw .badType(field: "shared_sources[\(index)]", expected: "a folder path")
+                }
+                guard !path.hasPrefix("/") else {
+                    throw .badValue(field: "shared_sources[\(index)]", reason: "\"\(path)\" must be relative to the app's folder")
+                }
+                sharedSources.append(path)
+            }
+        }
         let manifest = AppManifest(
             name: name, main: main, routes: routes, vars: vars, secrets: secrets, durableObjects: durableObjects,
             sqlDatabases: sqlDatabases, kvNamespaces: kvNamespaces, services: services,
-            compatibilityDate: try string(object, "compatibility_date", required: false))
+            compatibilityDate: try string(object, "compatibility_date", required: false),
+            sharedSources: sharedSources.isEmpty ? nil : sharedSources)
         try manifest.checkUniqueBindings()
         return manifest
+    }
+
+    /// Replaces or adds `vars` (from `runtime deploy --var`), with the same checks as the manifest's own.
+    public mutating func overrideVars(_ overrides: [String: String]) throws(ManifestError) {
+        for (key, value) in overrides.sorted(by: { $0.key < $1.key }) {
+            try Self.checkBindingName(key, field: "vars.\(key)")
+            guard value.utf8.count <= Limits.maxVarValueBytes else {
+                throw .badValue(field: "vars.\(key)", reason: "at most \(Limits.maxVarValueBytes) bytes")
+            }
+            vars[key] = value
+        }
+        guard vars.count <= Limits.maxVars else { throw .badValue(field: "vars", reason: "at most \(Limits.maxVars) vars") }
+        try checkUniqueBindings()
     }
 
     /// Every binding name (vars, secrets, objects, databases, KV, services) is unique in `env`.

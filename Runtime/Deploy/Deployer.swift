@@ -25,6 +25,8 @@ public struct Deployer: Sendable {
         public let seconds: Double
         /// False when no runtime was running: the version serves from its next start.
         public let live: Bool
+        /// True when `ifChanged` found nothing new (nothing was built or activated).
+        public var unchanged = false
     }
 
     /// Finds an app folder: a path to a folder with an `app.jsonc`, or a name under `Apps/` (the folder's
@@ -84,19 +86,37 @@ public struct Deployer: Sendable {
     }
 
     /// Builds and activates a new version of the app in `folder`. `progress` hears each step.
-    public func deploy(folder: String, progress: (String) -> Void) throws(DeployError) -> Result {
+    /// `vars` replace or add to the manifest's own (`runtime deploy --var`), and are recorded with the version.
+    /// With `ifChanged`, an app whose active version was built from the same sources and manifest is
+    /// left as it is (the result's `unchanged` is true).
+    public func deploy(folder: String, vars: [String: String] = [:], ifChanged: Bool = false,
+                       progress: (String) -> Void) throws(DeployError) -> Result {
         let started = Date()
-        let manifest = try Self.readManifest(folder: folder)
+        var manifest = try Self.readManifest(folder: folder)
+        do {
+            try manifest.overrideVars(vars)
+        } catch {
+            throw .manifest(error)
+        }
+        if ifChanged, let active = store.activeVersion(manifest.name),
+           let recorded = store.versions(manifest.name).first(where: { $0.number == active }),
+           recorded.sourceDigest == Self.digest(folder: folder, shared: manifest.sharedSources ?? []),
+           (try? store.manifest(manifest.name, active)) == manifest {
+            var result = Result(name: manifest.name, version: active, seconds: Date().timeIntervalSince(started), live: false)
+            result.unchanged = true
+            return result
+        }
         let version = try store.reserveVersion(manifest.name)
         let moduleName = Self.moduleName(manifest.name, version)
-        progress("compiling \(manifest.name) version \(version) (\(try AppCompiler.sources(in: folder).count) files)")
+        let sourceCount = try AppCompiler.sources(in: folder, shared: manifest.sharedSources ?? []).count
+        progress("compiling \(manifest.name) version \(version) (\(sourceCount) files)")
         do {
             try compiler.compile(folder: folder, manifest: manifest, moduleName: moduleName,
                                  output: store.modulePath(manifest.name, version))
             try store.recordVersion(manifest.name, AppStore.Version(
                 number: version, moduleName: moduleName, createdAt: Date().timeIntervalSince1970,
                 sourceFolder: URL(fileURLWithPath: folder).standardizedFileURL.path,
-                sourceDigest: Self.digest(folder: folder)), manifest: manifest)
+                sourceDigest: Self.digest(folder: folder, shared: manifest.sharedSources ?? [])), manifest: manifest)
             let live = try activate(manifest.name, version: version, progress: progress)
             return Result(name: manifest.name, version: version, seconds: Date().timeIntervalSince(started), live: live)
         } catch {
@@ -139,9 +159,9 @@ public struct Deployer: Sendable {
     }
 
     /// A digest of the app's sources and manifest, recorded with each version.
-    static func digest(folder: String) -> String {
+    static func digest(folder: String, shared: [String] = []) -> String {
         var hasher = SourceHasher()
-        for path in (try? AppCompiler.sources(in: folder)) ?? [] {
+        for path in (try? AppCompiler.sources(in: folder, shared: shared)) ?? [] {
             hasher.add(path)
             hasher.add(FileManager.default.contents(atPath: path) ?? Data())
         }

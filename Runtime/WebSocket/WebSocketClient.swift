@@ -40,7 +40,19 @@ public final class WebSocketClient: WebSocketConnecting, @unchecked Sendable {
         return loops.contains { $0 === current }
     }
 
+    /// For apps (`WebSocket.connect(to:)`): every failure is a `WebSocketError`, a refused upgrade included.
     public func connect(url: String, headers: Headers, protocols: [String]) async throws -> WebSocket {
+        do {
+            return try await connectReportingStatus(url: url, headers: headers, protocols: protocols)
+        } catch let refused as WebSocketClientError {
+            throw WebSocketError.connectFailed(refused.reason)
+        }
+    }
+
+    /// `connect`, except that a server answering the upgrade with a status other than 101 throws
+    /// `WebSocketClientError.upgradeRefused` carrying that status, so a caller can tell a refusal it must
+    /// not retry (401, 403, 404, 410) from a failure worth retrying. Everything else is a `WebSocketError`.
+    public func connectReportingStatus(url: String, headers: Headers, protocols: [String]) async throws -> WebSocket {
         let target = try WebSocketTarget(url)
         let secure: (any SecureStreamConnector)?
         if target.secure {
@@ -74,6 +86,22 @@ public final class WebSocketClient: WebSocketConnecting, @unchecked Sendable {
         }
         return socket
     }
+}
+
+/// Why `WebSocketClient.connectReportingStatus` failed when the server did answer.
+public enum WebSocketClientError: Error, Equatable, CustomStringConvertible {
+    /// The server answered the upgrade request with `status`, not 101.
+    case upgradeRefused(url: String, status: Int)
+
+    /// What `connect` reports inside its `WebSocketError.connectFailed`.
+    var reason: String {
+        switch self {
+        case .upgradeRefused(let url, let status):
+            "\(url): \(WebSocketClientHandshakeError.unexpectedStatus(status))"
+        }
+    }
+
+    public var description: String { "websocket: connect failed: \(reason)" }
 }
 
 /// Where a ws:// or wss:// URL points.
@@ -197,6 +225,9 @@ final class ClientUpgrade: ByteStreamDelegate {
         do {
             agreement = try handshake.validate(status: status, headers: headers)
         } catch {
+            if case .unexpectedStatus(let status) = error {
+                return fail(WebSocketClientError.upgradeRefused(url: url, status: status))
+            }
             return fail("\(error)")
         }
         let leftover = Array(head[(end + 4)...])
@@ -222,13 +253,17 @@ final class ClientUpgrade: ByteStreamDelegate {
     }
 
     private func fail(_ reason: String) {
+        fail(WebSocketError.connectFailed("\(url): \(reason)"))
+    }
+
+    private func fail(_ error: any Error) {
         if let timer { loop.cancel(timer) }
         guard let waiting = continuation else { return }
         continuation = nil
         stream?.close()
         socket.runtimeClosed()
         socket.runtimeDeliver(.close(code: 1006, reason: "", wasClean: false))
-        waiting.resume(throwing: WebSocketError.connectFailed("\(url): \(reason)"))
+        waiting.resume(throwing: error)
     }
 
     static func headEnd(_ bytes: [UInt8]) -> Int? {

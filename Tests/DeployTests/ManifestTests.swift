@@ -52,6 +52,8 @@ struct ManifestTests {
         (#"{"name": "chat", "main": "W", "vars": {"X": "1"}, "kv_namespaces": [{"binding": "X"}]}"#,
          #"binding name "X" is used more than once (in vars and kv_namespaces)"#),
         (#"{"name": "chat", "main": "W" /* open"#, "comment never closed"),
+        (#"{"name": "chat", "main": "W", "shared_sources": "../Shared"}"#, #""shared_sources" must be an array of folder paths"#),
+        (#"{"name": "chat", "main": "W", "shared_sources": ["/etc"]}"#, "must be relative to the app's folder"),
     ])
     func refuses(_ text: String, _ expected: String) {
         do {
@@ -59,6 +61,19 @@ struct ManifestTests {
             Issue.record("accepted: \(text)")
         } catch {
             #expect(error.description.contains(expected), "\(error)")
+        }
+    }
+
+    @Test("shared_sources are kept; --var overrides replace and add vars with the manifest's checks")
+    func sharedSourcesAndVarOverrides() throws {
+        var manifest = try AppManifest.parse(#"{"name": "chat", "main": "W", "vars": {"A": "1"}, "secrets": ["S"], "shared_sources": ["../Shared"]}"#)
+        #expect(manifest.sharedSources == ["../Shared"])
+        try manifest.overrideVars(["A": "2", "B": "3"])
+        #expect(manifest.vars == ["A": "2", "B": "3"])
+        #expect(throws: ManifestError.self) { try manifest.overrideVars(["S": "clash with a secret"]) }
+        #expect(throws: ManifestError.self) { try manifest.overrideVars(["1bad": "x"]) }
+        #expect(throws: ManifestError.self) {
+            try manifest.overrideVars(["BIG": String(repeating: "x", count: AppManifest.Limits.maxVarValueBytes + 1)])
         }
     }
 

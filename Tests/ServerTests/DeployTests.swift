@@ -109,6 +109,25 @@ struct DeployTests {
         #expect(try world.get("/versioned/v") == "v1")
     }
 
+    @Test("--if-changed skips an unchanged app; --var changes make a new version whose env has them")
+    func ifChangedAndVars() async throws {
+        let world = try DeployWorld()
+        defer { world.stop() }
+        try world.writeApp(name: "versioned", version: "v1")
+        try world.deploy("versioned").expectSuccess()
+        let same = try world.run(["deploy", world.appFolder("versioned"), "--debug", "--if-changed"])
+        same.expectSuccess()
+        #expect(same.output.contains("version 1 is up to date"), "\(same.output)")
+        let withVar = try world.run(["deploy", world.appFolder("versioned"), "--debug", "--if-changed", "--var", "GREETING=hej"])
+        withVar.expectSuccess()
+        #expect(withVar.output.contains("deployed versioned version 2"), "\(withVar.output)")
+        #expect(try world.get("/versioned/var") == "hej")
+        let bad = try world.run(["deploy", world.appFolder("versioned"), "--debug", "--var", "API_KEY=x"])
+        #expect(bad.status != 0 && bad.output.contains("used more than once"), "\(bad.output)")
+        let malformed = try world.run(["deploy", world.appFolder("versioned"), "--debug", "--var", "novalue"])
+        #expect(malformed.status != 0 && malformed.output.contains("expected NAME=VALUE"), "\(malformed.output)")
+    }
+
     @Test("secrets reach the app but never the logs, `versions`, `secret list` output or errors")
     func secretsStaySecret() async throws {
         let world = try DeployWorld()
@@ -297,6 +316,8 @@ enum DeployFixtureSource {
                 switch path {
                 case "/v":
                     return Response(text: "\(version)")
+                case "/var":
+                    return Response(text: env.vars["GREETING"] ?? "unset")
                 case "/count":
                     let next = try await env.namespace("COUNTER").get(name: "c").run(as: VersionedCounter.self) { try $0.bump() }
                     return Response(text: String(next))

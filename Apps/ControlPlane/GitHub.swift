@@ -1,0 +1,98 @@
+import RuntimeAPI
+
+/// Users' GitHub tokens at rest (reference §1.14): AES-256-GCM under `TOKEN_ENCRYPTION_KEY` (base64 of
+/// 32 bytes), stored as base64 of `iv ‖ ciphertext ‖ tag`.
+struct TokenCipher: Sendable {
+    let key: [UInt8]
+
+    init(_ env: Env) throws {
+        guard let text = env.secrets["TOKEN_ENCRYPTION_KEY"], !text.isEmpty else {
+            throw HTTPError(500, "TOKEN_ENCRYPTION_KEY is not set (runtime secret put control-plane TOKEN_ENCRYPTION_KEY)")
+        }
+        guard let key = Encoding.base64Decode(text.trimmed), key.count == Crypto.aesKeyBytes else {
+            throw HTTPError(500, "TOKEN_ENCRYPTION_KEY must be base64 of 32 bytes (openssl rand -base64 32)")
+        }
+        self.key = key
+    }
+
+    func seal(_ token: String) throws -> String {
+        Encoding.base64(try Crypto.aesGCMSeal(Array(token.utf8), key: key))
+    }
+
+    func open(_ sealed: String) throws -> String {
+        guard let box = Encoding.base64Decode(sealed) else { throw CryptoFailure("stored token is not base64") }
+        return String(decoding: try Crypto.aesGCMOpen(box, key: key), as: UTF8.self)
+    }
+}
+
+/// GitHub's REST API through `fetch`, at a configurable base URL (tests run a local fake).
+struct GitHubAPI: Sendable {
+    let baseURL: String
+
+    /// Headers GitHub expects on every call (reference §1.14).
+    private func headers(token: String?) -> Headers {
+        var headers: Headers = ["Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
+                                "User-Agent": "dispatch-control-plane"]
+        if let token { headers.set("Authorization", "Bearer " + token) }
+        return headers
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let status: Int
+        let message: String
+        var description: String { "GitHub answered \(status): \(message)" }
+    }
+
+    /// Longest GitHub answer read.
+    static let maxResponseBytes = 8 * 1024 * 1024
+
+    func call(_ method: String, _ path: String, token: String?, body: JSON? = nil) async throws -> JSON {
+        var headers = headers(token: token)
+        if body != nil { headers.set("Content-Type", "application/json") }
+        let response = try await fetch(baseURL + path, method: method, headers: headers, body: body?.bytes ?? [])
+        let bytes = try await response.bodyBytes(limit: Self.maxResponseBytes)
+        let value = (try? JSON.parse(bytes)) ?? .null
+        guard (200..<300).contains(response.status) else {
+            throw Failure(status: response.status, message: value["message"]?.string ?? String(decoding: bytes.prefix(200), as: UTF8.self))
+        }
+        return value
+    }
+
+    // MARK: The GitHub App
+
+    /// An RS256 JWT for the App: `iat = now − 60`, `exp = now + 600`, `iss = appId`.
+    static func appJWT(appID: String, privateKeyPEM: String, now: Int64 = WallClock.milliseconds() / 1000) throws -> String {
+        let header = Encoding.base64URL(Array(#"{"alg":"RS256","typ":"JWT"}"#.utf8))
+        let claims: JSON = ["iat": .int(now - 60), "exp": .int(now + 600), "iss": .string(appID)]
+        let payload = Encoding.base64URL(claims.bytes)
+        let signature = try Crypto.rs256Sign(Array((header + "." + payload).utf8), privateKeyPEM: privateKeyPEM)
+        return header + "." + payload + "." + Encoding.base64URL(signature)
+    }
+
+    /// A fresh installation token from the App's credentials in `env`.
+    func installationToken(_ env: Env) async throws -> String {
+        guard let appID = env.secrets["GITHUB_APP_ID"], let key = env.secrets["GITHUB_APP_PRIVATE_KEY"],
+              let installation = env.secrets["GITHUB_APP_INSTALLATION_ID"] else {
+            throw HTTPError(503, "the GitHub App is not configured (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY, GITHUB_APP_INSTALLATION_ID)")
+        }
+        let jwt = try Self.appJWT(appID: appID.trimmed, privateKeyPEM: key)
+        let answer = try await call("POST", "/app/installations/\(installation.trimmed)/access_tokens", token: jwt)
+        guard let token = answer["token"]?.string else { throw Failure(status: 502, message: "no token in the answer") }
+        return token
+    }
+
+    /// Every repository the installation can reach, paged 100 at a time.
+    func installationRepositories(token: String) async throws -> [JSON] {
+        var repositories: [JSON] = []
+        var page = 1
+        while page <= 50 {
+            let answer = try await call("GET", "/installation/repositories?per_page=100&page=\(page)", token: token)
+            let batch = answer["repositories"]?.array ?? []
+            repositories += batch
+            let total = answer["total_count"]?.int.map(Int.init) ?? repositories.count
+            if batch.count < 100 || repositories.count >= total { break }
+            page += 1
+        }
+        return repositories
+    }
+}

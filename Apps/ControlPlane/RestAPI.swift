@@ -1,0 +1,169 @@
+import RuntimeAPI
+
+/// The REST routes of reference §1.2, after the service token was checked.
+struct RestAPI: Sendable {
+    let env: Env
+    let config: Config
+    let ctx: ExecutionContext
+
+    func route(_ request: Request, _ match: PathMatch) async throws -> Response {
+        let method = request.method
+        if let _ = match.match("sessions") {
+            switch method {
+            case "GET": return try await listSessions(request)
+            case "POST": return try await createSession(request)
+            default: throw HTTPError(405, "method not allowed")
+            }
+        }
+        if let captures = match.match("sessions/:id") {
+            let id = captures["id"]!
+            switch method {
+            case "GET": return Reply.json(try await session(id) { $0.stateJSON() })
+            case "DELETE": return try await deleteSession(id)
+            default: throw HTTPError(405, "method not allowed")
+            }
+        }
+        if let captures = match.match("sessions/:id/:action") {
+            return try await sessionAction(request, id: captures["id"]!, action: captures["action"]!)
+        }
+        if method == "POST", let captures = match.match("sessions/:id/question/:requestId/reply") {
+            let body = try Body.object(request)
+            guard let answers = body["answers"]?.array else { throw HTTPError(400, "answers is required (string[][])") }
+            let requestID = captures["requestId"]!
+            let delivered = try await session(captures["id"]!) { $0.replyToQuestion(requestID: requestID, answers: .array(answers)) }
+            return delivered ? Reply.json(["success": true]) : Reply.error(503, "Sandbox not connected")
+        }
+        if method == "GET", match.match("repos") != nil {
+            return Reply.json(try await Repositories(env: env, config: config).list())
+        }
+        if let captures = match.match("repos/:owner/:name/metadata") {
+            let repositories = Repositories(env: env, config: config)
+            let owner = captures["owner"]!.lowercased(), name = captures["name"]!.lowercased()
+            switch method {
+            case "GET": return Reply.json(try await repositories.metadata(owner: owner, name: name))
+            case "PUT": return Reply.json(try await repositories.setMetadata(owner: owner, name: name, try Body.object(request)))
+            default: throw HTTPError(405, "method not allowed")
+            }
+        }
+        throw HTTPError(404, "no route for \(method) \(request.url.path)")
+    }
+
+    private func session<T: Sendable>(_ id: String, _ body: @escaping @Sendable (isolated SessionObject) async throws -> T)
+        async throws -> T {
+        try await Sessions.stub(env, id).run(as: SessionObject.self) { object in
+            try object.requireInitialized()
+            return try await body(object)
+        }
+    }
+
+    // MARK: Sessions
+
+    private func listSessions(_ request: Request) async throws -> Response {
+        let requested = request.url.queryValue("limit").flatMap { Int($0) } ?? Limits.defaultSessionPage
+        let limit = min(max(requested, 1), Limits.maxSessionPage)
+        let page = try await SessionIndex(env).list(limit: limit, cursor: request.url.queryValue("cursor"),
+                                                    status: request.url.queryValue("status"))
+        var reply: JSON = ["sessions": .array(page.entries.map(\.json)), "hasMore": .bool(page.hasMore)]
+        if let cursor = page.cursor { reply[set: "cursor"] = .string(cursor) }
+        return Reply.json(reply)
+    }
+
+    private func createSession(_ request: Request) async throws -> Response {
+        let body = try Body.object(request)
+        let parameters = SessionObject.InitParameters(
+            sessionName: IDs.make(),
+            repoOwner: try body.requiredString("repoOwner").lowercased(),
+            repoName: try body.requiredString("repoName").lowercased(),
+            title: try body.optionalString("title", limit: Limits.maxTitleBytes) ?? "New session",
+            model: Models.normalize(try body.optionalString("model")) ?? config.defaultModel,
+            githubTokenSealed: try body.optionalString("githubToken", limit: 4096).map { try TokenCipher(env).seal($0) },
+            userID: try body.optionalString("userId") ?? "anonymous",
+            githubLogin: try body.optionalString("githubLogin"),
+            githubName: try body.optionalString("githubName"),
+            githubEmail: try body.optionalString("githubEmail"),
+            githubUserID: try body.optionalString("githubUserId"))
+        for name in [parameters.repoOwner, parameters.repoName] where !Self.isRepoPart(name) {
+            throw HTTPError(400, "repoOwner/repoName: letters, digits, '-', '_' and '.' only")
+        }
+        let entry = try await Sessions.stub(env, parameters.sessionName).run(as: SessionObject.self) {
+            try await $0.initialize(parameters)
+        }
+        try await SessionIndex(env).insert(entry)
+        return Reply.json(["sessionId": .string(parameters.sessionName), "status": "created"], status: 201)
+    }
+
+    static func isRepoPart(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 100 && text != "." && text != ".."
+            && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+    }
+
+    private func deleteSession(_ id: String) async throws -> Response {
+        try await session(id) { try await $0.cleanup() }
+        try await SessionIndex(env).delete(id)
+        return Reply.json(["status": "deleted", "sessionId": .string(id)])
+    }
+
+    private func sessionAction(_ request: Request, id: String, action: String) async throws -> Response {
+        let query = request.url
+        switch (request.method, action) {
+        case ("POST", "prompt"):
+            let body = try Body.object(request)
+            let prompt = SessionObject.PromptInput(
+                content: try body.requiredString("content", limit: Limits.maxPromptBytes),
+                authorUserID: try body.optionalString("authorId") ?? "anonymous",
+                source: try body.optionalString("source") ?? "web",
+                model: try body.optionalString("model"),
+                attachments: body["attachments"],
+                callbackContext: body["callbackContext"])
+            return Reply.json(try await session(id) { try await $0.enqueuePrompt(prompt, participantID: nil) })
+        case ("POST", "stop"):
+            return Reply.json(try await session(id) { try await $0.stopExecution() })
+        case ("GET", "events"):
+            let cursor = query.queryValue("cursor").flatMap { Int64($0) }
+            let limit = min(max(query.queryValue("limit").flatMap { Int($0) } ?? 50, 1), Limits.maxEventPage)
+            let type = query.queryValue("type"), messageID = query.queryValue("message_id")
+            return Reply.json(try await session(id) { try $0.eventsPage(cursor: cursor, limit: limit, type: type, messageID: messageID) })
+        case ("GET", "artifacts"):
+            return Reply.json(try await session(id) { try ["artifacts": .array($0.artifactList())] })
+        case ("GET", "participants"):
+            return Reply.json(try await session(id) { try $0.participantList() })
+        case ("POST", "participants"):
+            let body = try Body.object(request)
+            let person = SessionObject.Person(
+                userID: try body.requiredString("userId"), githubUserID: try body.optionalString("githubUserId"),
+                githubLogin: try body.optionalString("githubLogin"), githubName: try body.optionalString("githubName"),
+                githubEmail: try body.optionalString("githubEmail"))
+            let role = try body.optionalString("role") ?? "member"
+            guard role == "member" || role == "owner" else { throw HTTPError(400, "role: owner or member") }
+            return Reply.json(try await session(id) { try $0.addParticipant(person, role: role) })
+        case ("GET", "messages"):
+            let cursor = query.queryValue("cursor").flatMap { Int64($0) }
+            let limit = min(max(query.queryValue("limit").flatMap { Int($0) } ?? 50, 1), Limits.maxMessagePage)
+            let status = query.queryValue("status")
+            return Reply.json(try await session(id) { try $0.messagesPage(cursor: cursor, limit: limit, status: status) })
+        case ("POST", "pr"):
+            let body = try Body.object(request)
+            let title = try body.requiredString("title", limit: Limits.maxTitleBytes)
+            let text = try body.requiredString("body", limit: Limits.maxPromptBytes)
+            let base = try body.optionalString("baseBranch")
+            return Reply.json(try await session(id) { try await $0.createPullRequest(title: title, body: text, baseBranch: base) })
+        case ("POST", "ws-token"):
+            let body = try Body.object(request)
+            let person = SessionObject.Person(
+                userID: try body.requiredString("userId"), githubUserID: try body.optionalString("githubUserId"),
+                githubLogin: try body.optionalString("githubLogin"), githubName: try body.optionalString("githubName"),
+                githubEmail: try body.optionalString("githubEmail"))
+            let sealed = try body.optionalString("githubToken", limit: 4096).map { try TokenCipher(env).seal($0) }
+            let expiresAt = try body.optionalInt("githubTokenExpiresAt")
+            return Reply.json(try await session(id) { try $0.issueWebSocketToken(person, githubTokenSealed: sealed, githubTokenExpiresAt: expiresAt) })
+        case ("POST", "archive"):
+            try await session(id) { try await $0.archive() }
+            return Reply.json(["status": "archived"])
+        case ("POST", "unarchive"):
+            try await session(id) { try await $0.unarchive() }
+            return Reply.json(["status": "active"])
+        default:
+            throw HTTPError(404, "no route for \(request.method) /sessions/\(id)/\(action)")
+        }
+    }
+}

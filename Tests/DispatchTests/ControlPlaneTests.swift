@@ -1,0 +1,166 @@
+import Foundation
+import RuntimeAPI
+import Testing
+
+/// The control plane on a real runtime, without sandboxes: the service auth gate, the REST routes
+/// and the session index, and the client WebSocket protocol (reference §1.1, §1.2, §1.7, §1.9).
+@Suite("Control plane", .serialized, .timeLimit(.minutes(5)))
+struct ControlPlaneTests {
+    /// The provider URL points at a port nobody listens on: spawns fail fast and visibly.
+    static func world() async throws -> ControlPlaneWorld {
+        try await offPool { try ControlPlaneWorld(controlPlaneVars: ["SANDBOX_PROVIDER_URL": "http://127.0.0.1:9/none",
+                                                 "SUBSCRIBE_TIMEOUT_MS": "1500"]) }
+    }
+
+    @Test("service auth: /health is public; missing, malformed, wrong and expired tokens get 401; CORS on every answer")
+    func serviceAuth() async throws {
+        let world = try await Self.world()
+        defer { world.stop() }
+        let health = try await world.runtime.request("GET", "/api/health")
+        #expect(health.status == 200)
+        #expect((health.json as? [String: Any])?["service"] as? String == "dispatch-control-plane")
+        #expect(health.headers["access-control-allow-origin"] == "*")
+
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let refused: [(String?, String)] = [
+            (nil, "missing"),
+            ("Bearer nonsense", "malformed"),
+            ("Bearer \(now).00ff", "signature"),
+            (ServiceToken.header(secret: "not the secret"), "signature"),
+            (ServiceToken.header(secret: world.internalSecret, at: now - 6 * 60 * 1000), "expired"),
+            (ServiceToken.header(secret: world.internalSecret, at: now + 6 * 60 * 1000), "expired"),
+        ]
+        for (header, reason) in refused {
+            var headers: [String: String] = [:]
+            if let header { headers["Authorization"] = header }
+            let response = try await world.runtime.request("GET", "/api/sessions", headers: headers)
+            #expect(response.status == 401, "\(header ?? "none")")
+            #expect(response.text.contains(reason), "\(header ?? "none"): \(response.text)")
+            #expect(response.headers["access-control-allow-origin"] == "*")
+        }
+        let preflight = try await world.runtime.request("OPTIONS", "/api/sessions")
+        #expect(preflight.status == 204)
+        #expect(preflight.headers["access-control-allow-methods"]?.contains("DELETE") == true)
+        #expect(try await world.call("GET", "/sessions").status == 200)
+    }
+
+    @Test("sessions: create, get, list newest-activity first with paging and a status filter, archive, delete")
+    func sessionsREST() async throws {
+        let world = try await Self.world()
+        defer { world.stop() }
+        let bad = try await world.call("POST", "/sessions", json: ["repoOwner": "acme"])
+        #expect(bad.status == 400 && bad.text.contains("repoName"), "\(bad.text)")
+        let malformed = try await world.runtime.request(
+            "POST", "/api/sessions", headers: ["Authorization": ServiceToken.header(secret: world.internalSecret)],
+            body: Array("{not json".utf8))
+        #expect(malformed.status == 400 && malformed.text.contains("invalid JSON"), "\(malformed.text)")
+
+        let first = try await world.createSession(title: "First")
+        let second = try await world.createSession(owner: "Acme", name: "Gadgets", title: "Second")
+        let third = try await world.createSession(title: "Third")
+
+        let state = try await world.call("GET", "/sessions/\(second)")
+        let session = state.json as? [String: Any]
+        #expect(session?["repoOwner"] as? String == "acme", "owner is lowercased")
+        #expect(session?["repoName"] as? String == "gadgets")
+        #expect(session?["status"] as? String == "created")
+        #expect(session?["model"] as? String == "claude-haiku-4-5")
+        #expect((session?["sandbox"] as? [String: Any])?["status"] as? String == "pending")
+        #expect(try await world.call("GET", "/sessions/nope").status == 404)
+
+        // A prompt makes the first session the most recently active.
+        try await Task.sleep(for: .milliseconds(5))
+        let prompt = try await world.call("POST", "/sessions/\(first)/prompt", json: ["content": "echo hi", "authorId": "bob"])
+        #expect(prompt.status == 200, "\(prompt.text)")
+        #expect((prompt.json as? [String: Any])?["status"] as? String == "queued")
+        let listed = try await world.call("GET", "/sessions").json as? [String: Any]
+        let ids = (listed?["sessions"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+        #expect(ids == [first, third, second], "\(String(describing: ids))")
+        #expect((listed?["sessions"] as? [[String: Any]])?.first?["status"] as? String == "active")
+
+        let page = try await world.call("GET", "/sessions?limit=2").json as? [String: Any]
+        #expect((page?["sessions"] as? [Any])?.count == 2)
+        #expect(page?["hasMore"] as? Bool == true)
+        let cursor = try #require(page?["cursor"] as? String)
+        let rest = try await world.call("GET", "/sessions?limit=2&cursor=\(cursor)").json as? [String: Any]
+        #expect((rest?["sessions"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [second])
+        #expect(rest?["hasMore"] as? Bool == false)
+
+        #expect(try await world.call("POST", "/sessions/\(third)/archive", json: [:]).status == 200)
+        let archived = try await world.call("GET", "/sessions?status=archived").json as? [String: Any]
+        #expect((archived?["sessions"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [third])
+        #expect(try await world.call("POST", "/sessions/\(third)/prompt", json: ["content": "x"]).status == 409)
+        #expect(try await world.call("POST", "/sessions/\(third)/unarchive", json: [:]).status == 200)
+
+        let messages = try await world.call("GET", "/sessions/\(first)/messages").json as? [String: Any]
+        let message = (messages?["messages"] as? [[String: Any]])?.first
+        #expect(message?["content"] as? String == "echo hi")
+        #expect(message?["source"] as? String == "web")
+        let participants = try await world.call("GET", "/sessions/\(first)/participants").json as? [String: Any]
+        let users = (participants?["participants"] as? [[String: Any]])?.compactMap { $0["userId"] as? String }
+        #expect(users == ["alice", "bob"], "the owner, then the REST prompt's author")
+
+        #expect(try await world.call("DELETE", "/sessions/\(second)").status == 200)
+        #expect(try await world.call("GET", "/sessions/\(second)").status == 404)
+        let afterDelete = try await world.call("GET", "/sessions").json as? [String: Any]
+        #expect((afterDelete?["sessions"] as? [[String: Any]])?.count == 2)
+    }
+
+    @Test("client sockets: 4001 for a bad token, 4008 without subscribe, NOT_SUBSCRIBED, malformed frames answered, presence")
+    func clientProtocol() async throws {
+        let world = try await Self.world()
+        defer { world.stop() }
+        let session = try await world.createSession()
+
+        let stranger = try await world.sockets.connect(world.webSocketURL(session))
+        try stranger.send(["type": "prompt", "content": "hi"])
+        let refused = try await stranger.next("error")
+        #expect(refused["code"] as? String == "NOT_SUBSCRIBED")
+        try stranger.send(["type": "subscribe", "token": "not-a-token"])
+        #expect(try await stranger.waitForClose().code == 4001)
+
+        let silent = try await world.sockets.connect(world.webSocketURL(session))
+        let timedOut = try await silent.waitForClose(timeout: .seconds(10))
+        #expect(timedOut.code == 4008)
+
+        let alice = try await world.subscribedClient(session, userId: "alice")
+        let subscribed = try await alice.next("subscribed")
+        let state = subscribed["state"] as? [String: Any]
+        #expect(state?["repoName"] as? String == "widgets")
+        #expect(state?["isProcessing"] as? Bool == false)
+        #expect((subscribed["participant"] as? [String: Any])?["name"] as? String == "Alice")
+        #expect(alice.types.prefix(2) == ["subscribed", "history_complete"], "\(alice.types)")
+
+        // Malformed frames get an error and harm nothing.
+        for bad in ["{not json", "[1,2]", #"{"type": 5}"#, #"{"type":"no_such_type"}"#, String(repeating: "[", count: 200)] {
+            let mark = alice.messages.count
+            alice.sendText(bad)
+            let error = try await alice.next("error", after: mark)
+            #expect(error["code"] as? String == "INVALID_MESSAGE", "\(bad.prefix(20)): \(error)")
+        }
+        try alice.send(["type": "ping"])
+        try await alice.next("pong")
+
+        let bob = try await world.subscribedClient(session, userId: "bob")
+        let update = try await alice.next("presence_update") { message in
+            ((message["participants"] as? [[String: Any]]) ?? []).contains { $0["userId"] as? String == "bob" }
+        }
+        #expect((update["participants"] as? [Any])?.count == 2)
+        let sync = try await bob.next("presence_sync")
+        #expect((sync["participants"] as? [Any])?.count == 2)
+
+        let mark = alice.messages.count
+        bob.shutdown()
+        let leave = try await alice.next("presence_leave", after: mark)
+        #expect(leave["userId"] as? String == "bob")
+
+        // A prompt with no provider reachable: queued, a spawn is tried, and the failure is reported.
+        try alice.send(["type": "prompt", "content": "echo hello"])
+        let queued = try await alice.next("prompt_queued")
+        #expect(queued["position"] as? Int == 1)
+        try await alice.next("sandbox_spawning")
+        let failure = try await alice.next("sandbox_error")
+        #expect((failure["error"] as? String)?.contains("sandbox provider unreachable") == true, "\(failure)")
+        alice.shutdown()
+    }
+}
