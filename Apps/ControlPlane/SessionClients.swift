@@ -46,14 +46,27 @@ extension SessionObject {
         let pair = WebSocketPair()
         let info = ClientInfo(wsid: "\(WallClock.milliseconds())-\(IDs.make(4))", connectedAt: WallClock.milliseconds())
         try state.acceptWebSocket(pair.server, tags: [SocketTags.client, SocketTags.clientID(info.wsid)])
-        try info.save(to: pair.server)
+        try saveClientInfo(info, pair.server)
         try armAlarm()
         return Response(webSocket: pair.client)
     }
 
     func clientSockets() -> [WebSocket] { state.getWebSockets(tag: SocketTags.client) }
 
-    func subscribedClients() -> [WebSocket] { clientSockets().filter { ClientInfo($0).subscribed } }
+    func subscribedClients() -> [WebSocket] { clientSockets().filter { clientInfo($0).subscribed } }
+
+    /// The socket's attachment, decoded once per instance.
+    func clientInfo(_ socket: WebSocket) -> ClientInfo {
+        if let cached = clientInfos[ObjectIdentifier(socket)], cached.socket === socket { return cached.info }
+        let info = clientInfo(socket)
+        clientInfos[ObjectIdentifier(socket)] = (socket, info)
+        return info
+    }
+
+    func saveClientInfo(_ info: ClientInfo, _ socket: WebSocket) throws {
+        try info.save(to: socket)
+        clientInfos[ObjectIdentifier(socket)] = (socket, info)
+    }
 
     /// Sends `message` to every subscribed client.
     func broadcast(_ message: JSON) {
@@ -87,7 +100,7 @@ extension SessionObject {
         guard let type = message["type"]?.string else {
             return Self.sendError(socket, code: "INVALID_MESSAGE", "expected a JSON object with a string \"type\"")
         }
-        var info = ClientInfo(socket)
+        var info = clientInfo(socket)
         do {
             switch type {
             case "ping":
@@ -134,7 +147,7 @@ extension SessionObject {
             guard status == "active" || status == "idle" || status == "away" else { throw HTTPError(400, "presence: status active, idle or away") }
             info.status = status
             info.lastSeen = WallClock.milliseconds()
-            try info.save(to: socket)
+            try saveClientInfo(info, socket)
             broadcast(["type": "presence_update", "participants": .array(try presenceList())])
         case "question_answer":
             guard let requestID = message["requestId"]?.string, !requestID.isEmpty, let answers = message["answers"], answers.array != nil else {
@@ -166,7 +179,7 @@ extension SessionObject {
         info.userID = row["user_id"]?.string
         info.clientID = message["clientId"]?.string.map { String($0.prefix(128)) }
         info.lastSeen = now
-        try info.save(to: socket)
+        try saveClientInfo(info, socket)
         try sql("INSERT OR REPLACE INTO ws_client_mapping (ws_id, participant_id, client_id, created_at) VALUES (?, ?, ?, ?)",
                 .text(info.wsid), .text(participantID), Self.optional(info.clientID), .integer(now))
         if state.getWebSocketAutoResponse() == nil {
@@ -196,7 +209,7 @@ extension SessionObject {
         var list: [JSON] = []
         var cache: [String: Presence] = [:]
         for socket in subscribedClients() where socket !== closing {
-            let info = ClientInfo(socket)
+            let info = clientInfo(socket)
             guard let participantID = info.participantID else { continue }
             if cache[participantID] == nil { cache[participantID] = try presence(participantID: participantID) }
             guard let presence = cache[participantID] else { continue }
@@ -208,11 +221,13 @@ extension SessionObject {
     }
 
     func clientClosed(_ socket: WebSocket) throws {
-        let info = ClientInfo(socket)
+        let info = clientInfo(socket)
+        clientInfos[ObjectIdentifier(socket)] = nil
+        defer { clientInfos[ObjectIdentifier(socket)] = nil }
         try sql("DELETE FROM ws_client_mapping WHERE ws_id = ?", .text(info.wsid))
         guard info.subscribed, let userID = info.userID else { return }
         // Only when the user's last socket went: a second tab keeps them present.
-        let stillHere = subscribedClients().contains { $0 !== socket && Self.isLive($0) && ClientInfo($0).userID == userID }
+        let stillHere = subscribedClients().contains { $0 !== socket && Self.isLive($0) && clientInfo($0).userID == userID }
         if !stillHere { broadcast(["type": "presence_leave", "userId": .string(userID)]) }
         broadcast(["type": "presence_update", "participants": .array(try presenceList(excluding: socket))])
     }
@@ -220,7 +235,7 @@ extension SessionObject {
     /// Closes clients that did not subscribe in time (4008).
     func closeUnsubscribedClients(now: Int64) {
         for socket in clientSockets() {
-            let info = ClientInfo(socket)
+            let info = clientInfo(socket)
             if !info.subscribed, now - info.connectedAt >= config.subscribeTimeoutMs {
                 try? socket.close(code: 4008, reason: "Authentication timeout")
             }

@@ -17,6 +17,8 @@ actor SessionObject: DurableObject {
     /// PR creation waiting for the sandbox's `push_complete` / `push_error`.
     var pendingPush: CheckedContinuation<Result<String, PushFailure>, Never>?
     var schemaReady = false
+    /// Decoded attachments of client sockets (decoding one per socket per broadcast was the top cost).
+    var clientInfos: [ObjectIdentifier: (socket: WebSocket, info: ClientInfo)] = [:]
 
     init(state: DurableObjectState, env: Env) {
         self.state = state
@@ -206,7 +208,7 @@ actor SessionObject: DurableObject {
     func armAlarm(now: Int64 = WallClock.milliseconds()) throws {
         var deadlines: [Int64] = []
         for socket in clientSockets() {
-            let info = ClientInfo(socket)
+            let info = clientInfo(socket)
             if !info.subscribed { deadlines.append(info.connectedAt + config.subscribeTimeoutMs) }
         }
         if let processing = try processingMessage(), let started = processing["started_at"]?.int {

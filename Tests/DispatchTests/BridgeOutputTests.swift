@@ -7,7 +7,7 @@ import Glibc
 /// The bridge's limits, seen from the control plane: tokens throttled per part with the last text always
 /// sent, output past the per-part cap cut with a note and every frame within the control plane's message
 /// limit, the prompt timeout, and SIGTERM acting as `shutdown`.
-@Suite("Bridge: output limits and timeouts", .timeLimit(.minutes(2)))
+@Suite("Bridge: output limits and timeouts", .timeLimit(.minutes(4)))
 struct BridgeOutputTests {
     static func tokens(_ world: BridgeTestWorld, _ messageId: String) -> [[String: Any]] {
         world.controlPlane.frames("token", messageId: messageId)
@@ -39,7 +39,8 @@ struct BridgeOutputTests {
             try await world.waitForReady()
             // 800 006 bytes of output; 512 KiB of it are kept.
             try world.prompt("m-big", "head -c 800000 /dev/zero | tr '\\0' a; echo; echo done")
-            let done = try await world.controlPlane.waitForFrame("execution_complete", messageId: "m-big")
+            // Two 800 KB outputs through a debug build while other suites run: generous deadlines.
+            let done = try await world.controlPlane.waitForFrame("execution_complete", messageId: "m-big", timeout: .seconds(90))
             #expect(done["success"] as? Bool == true)
             let last = try #require(Self.tokens(world, "m-big").last?["content"] as? String)
             let kept = 512 * 1024
@@ -47,7 +48,7 @@ struct BridgeOutputTests {
 
             // Quotes double when escaped in JSON, the worst case for the frame size: the text is cut further.
             try world.prompt("m-quotes", #"head -c 800000 /dev/zero | tr '\0' '"'"#)
-            try await world.controlPlane.waitForFrame("execution_complete", messageId: "m-quotes")
+            try await world.controlPlane.waitForFrame("execution_complete", messageId: "m-quotes", timeout: .seconds(90))
             let quotes = try #require(Self.tokens(world, "m-quotes").last?["content"] as? String)
             #expect(quotes.hasPrefix(String(repeating: "\"", count: 1000)))
             #expect(quotes.hasSuffix("\n[cut to fit the event size limit]"), "\(quotes.suffix(80))")

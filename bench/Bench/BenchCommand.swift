@@ -6,5 +6,5 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Load-test an HTTP or WebSocket server (and compare it with a peer in the same run).",
-        subcommands: [HTTPBench.self, ObjectBench.self, WebSocketBench.self])
+        subcommands: [HTTPBench.self, ObjectBench.self, WebSocketBench.self, SessionBench.self])
 }

@@ -40,6 +40,8 @@ final class WebSocketClientConnection: StreamSocketDelegate {
 
     let loop: Loop
     let url: WebSocketURL
+    /// More header fields for the upgrade request (`bench session`'s bridges authenticate with them).
+    let extraHeaders: [(name: String, value: String)]
     /// Held strongly until `clientClosed` has been delivered, then released (breaking the cycle with an
     /// owner that holds this connection).
     private var delegate: (any WebSocketClientDelegate)?
@@ -56,9 +58,11 @@ final class WebSocketClientConnection: StreamSocketDelegate {
     private var outgoing: [UInt8] = []
     private var handshakeTimer: LoopTimer?
 
-    init(loop: Loop, url: WebSocketURL, delegate: any WebSocketClientDelegate) {
+    init(loop: Loop, url: WebSocketURL, extraHeaders: [(name: String, value: String)] = [],
+         delegate: any WebSocketClientDelegate) {
         self.loop = loop
         self.url = url
+        self.extraHeaders = extraHeaders
         self.delegate = delegate
     }
 
@@ -139,6 +143,7 @@ final class WebSocketClientConnection: StreamSocketDelegate {
         responseParser.expectResponse(toHEAD: false)
         var request = "GET \(url.requestTarget) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
         for field in handshake.requestHeaders { request += "\(field.name): \(field.value)\r\n" }
+        for field in extraHeaders { request += "\(field.name): \(field.value)\r\n" }
         request += "User-Agent: bench\r\n\r\n"
         socket.write(Array(request.utf8))
         socket.startReading()

@@ -33,6 +33,8 @@ class WebSocketMember: LoadMember, WebSocketClientDelegate {
     func opened() {}
     /// A text message arrived.
     func received(_ text: String) {}
+    /// More header fields for the upgrade request, read at each connect.
+    var extraHeaders: [(name: String, value: String)] { [] }
     /// The load starts; the connection may not be open yet (then `opened()` follows).
     func began() {}
     /// The connection failed; `firstAttempt` says whether it had ever been open before (counting reconnects).
@@ -44,7 +46,7 @@ class WebSocketMember: LoadMember, WebSocketClientDelegate {
 
     func start() {
         guard !stopped else { return }
-        let client = WebSocketClientConnection(loop: members.loop, url: url, delegate: self)
+        let client = WebSocketClientConnection(loop: members.loop, url: url, extraHeaders: extraHeaders, delegate: self)
         self.client = client
         stats.live.add(1, ordering: .relaxed)
         client.start()
