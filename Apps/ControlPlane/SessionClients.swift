@@ -101,6 +101,11 @@ extension SessionObject {
             return Self.sendError(socket, code: "INVALID_MESSAGE", "expected a JSON object with a string \"type\"")
         }
         var info = clientInfo(socket)
+        guard !info.wsid.isEmpty else {
+            // A client socket without its attachment cannot be told apart after hibernation (§1.7).
+            try? socket.close(code: 4002, reason: "Session expired")
+            return
+        }
         do {
             switch type {
             case "ping":

@@ -161,6 +161,18 @@ struct ControlPlaneTests {
         try await alice.next("sandbox_spawning")
         let failure = try await alice.next("sandbox_error")
         #expect((failure["error"] as? String)?.contains("sandbox provider unreachable") == true, "\(failure)")
+
+        // The circuit breaker: after three failed spawns within five minutes, no fourth is tried.
+        for attempt in 2...3 {
+            let mark = alice.messages.count
+            try alice.send(["type": "typing"])
+            let next = try await alice.next("sandbox_error", after: mark)
+            #expect((next["error"] as? String)?.contains("failed to start") == true, "attempt \(attempt): \(next)")
+        }
+        let beforePause = alice.messages.count
+        try alice.send(["type": "typing"])
+        let paused = try await alice.next("sandbox_error", after: beforePause)
+        #expect((paused["error"] as? String)?.contains("retrying is paused") == true, "\(paused)")
         alice.shutdown()
     }
 }

@@ -89,4 +89,54 @@ struct SandboxProtocolTests {
         try await alice.next("sandbox_status", timeout: .seconds(20)) { $0["status"] as? String == "stale" }
         #expect(try await world.sockets.refusal(url, headers: good) == 410)
     }
+
+    @Test("a prompt past EXECUTION_TIMEOUT_MS fails and the bridge is told to stop; inactivity waits for it, then stops the sandbox for good")
+    func executionTimeoutThenInactivity() async throws {
+        let scratch = NSTemporaryDirectory() + "dispatch-sandbox-timeouts-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        try Fixtures.bareRepository(root: scratch + "/repos", owner: "acme", name: "widgets")
+        let script = scratch + "/sleeper.sh"
+        try "#!/bin/sh\nexec sleep 600\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+        let world = try await offPool {
+            try ControlPlaneWorld(controlPlaneVars: ["EXECUTION_TIMEOUT_MS": "4000", "SANDBOX_INACTIVITY_TIMEOUT_MS": "1500"],
+                                  withProvider: ["REPO_URL_TEMPLATE": scratch + "/repos/{owner}/{name}.git",
+                                                 "BRIDGE_PATH": script, "SANDBOX_ROOT": scratch + "/sandboxes"])
+        }
+        defer { world.stop() }
+        let session = try await world.createSession()
+        // No client watches: only the prompt holds the sandbox.
+        let queued = try await world.call("POST", "/sessions/\(session)/prompt", json: ["content": "never ends", "authorId": "alice"])
+        let messageID = try #require((queued.json as? [String: Any])?["messageId"] as? String)
+
+        var environment: [String: String]?
+        let deadline = ContinuousClock.now + .seconds(20)
+        while environment == nil, ContinuousClock.now < deadline {
+            environment = try BridgeProcesses.environment(session: session, command: "sleep")
+            if environment == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let env = try #require(environment)
+        let sandbox = try await world.sockets.connect(world.webSocketURL(session) + "?type=sandbox", headers: [
+            "Authorization": "Bearer \(env["SANDBOX_AUTH_TOKEN"] ?? "")", "X-Sandbox-ID": env["SANDBOX_ID"] ?? ""])
+        try sandbox.send(["type": "ready"])
+        #expect(try await sandbox.next("prompt")["messageId"] as? String == messageID)
+        let started = ContinuousClock.now
+
+        // The sandbox is told to stop when the prompt overruns, not shut down for inactivity before.
+        try await sandbox.next("stop", timeout: .seconds(20))
+        #expect(ContinuousClock.now - started >= .seconds(3), "the stop came only once the execution timeout passed")
+        #expect(!sandbox.types.contains("shutdown"), "inactivity stopped a sandbox while its prompt ran: \(sandbox.types)")
+        let messages = try await world.call("GET", "/sessions/\(session)/messages").json as? [String: Any]
+        let message = (messages?["messages"] as? [[String: Any]])?.first
+        #expect(message?["status"] as? String == "failed")
+        #expect(message?["error"] as? String == "execution timed out")
+
+        // Idle now, with nobody watching: snapshot, shutdown, the socket closed, the sandbox stopped.
+        try await sandbox.next("shutdown", timeout: .seconds(20))
+        #expect(try await sandbox.waitForClose().code == 1000)
+        let state = try await world.call("GET", "/sessions/\(session)").json as? [String: Any]
+        #expect((state?["sandbox"] as? [String: Any])?["status"] as? String == "stopped")
+        #expect(try await world.sockets.refusal(world.webSocketURL(session) + "?type=sandbox", headers: [
+            "Authorization": "Bearer \(env["SANDBOX_AUTH_TOKEN"] ?? "")", "X-Sandbox-ID": env["SANDBOX_ID"] ?? ""]) == 410)
+    }
 }
