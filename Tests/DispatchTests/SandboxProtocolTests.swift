@@ -7,16 +7,35 @@ import Testing
 /// speaks the bridge's protocol over a real socket.
 @Suite("Sandbox protocol", .serialized, .timeLimit(.minutes(5)))
 struct SandboxProtocolTests {
-    @Test("upgrade auth (401/403/404/410), the prompt command, malformed frames, cumulative tokens stored once, heartbeats not stored, an unclean drop makes the sandbox stale")
-    func scriptedSandbox() async throws {
+    /// The control plane and the provider, whose sandboxes are a process that only sleeps (the test
+    /// plays the bridge); `vars` go to the control plane.
+    static func world(_ vars: [String: String] = [:]) async throws -> ControlPlaneWorld {
         let scratch = NSTemporaryDirectory() + "dispatch-sandbox-protocol-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         try Fixtures.bareRepository(root: scratch + "/repos", owner: "acme", name: "widgets")
         let script = scratch + "/sleeper.sh"
         try "#!/bin/sh\nexec sleep 600\n".write(toFile: script, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
-        let world = try await offPool { try ControlPlaneWorld(withProvider: ["REPO_URL_TEMPLATE": scratch + "/repos/{owner}/{name}.git",
-                                                         "BRIDGE_PATH": script, "SANDBOX_ROOT": scratch + "/sandboxes"]) }
+        return try await offPool {
+            try ControlPlaneWorld(controlPlaneVars: vars,
+                                  withProvider: ["REPO_URL_TEMPLATE": scratch + "/repos/{owner}/{name}.git",
+                                                 "BRIDGE_PATH": script, "SANDBOX_ROOT": scratch + "/sandboxes"])
+        }
+    }
+
+    /// The environment the provider gave the session's sandbox process (its credentials), once it runs.
+    static func sandboxEnvironment(_ session: String) async throws -> [String: String]? {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let environment = try BridgeProcesses.environment(session: session, command: "sleep") { return environment }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    @Test("upgrade auth (401/403/404/410), the prompt command, malformed frames, cumulative tokens stored once, heartbeats not stored, an unclean drop makes the sandbox stale")
+    func scriptedSandbox() async throws {
+        let world = try await Self.world()
         defer { world.stop() }
 
         let session = try await world.createSession()
@@ -25,12 +44,7 @@ struct SandboxProtocolTests {
         let messageID = try #require(try await alice.next("prompt_queued")["messageId"] as? String)
         try await alice.next("sandbox_status") { $0["status"] as? String == "connecting" }
 
-        var environment: [String: String]?
-        let deadline = ContinuousClock.now + .seconds(20)
-        while environment == nil, ContinuousClock.now < deadline {
-            environment = try BridgeProcesses.environment(session: session, command: "sleep")
-            if environment == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let environment = try await Self.sandboxEnvironment(session)
         let env = try #require(environment, "the provider started the sandbox process")
         let token = try #require(env["SANDBOX_AUTH_TOKEN"]), sandboxID = try #require(env["SANDBOX_ID"])
         #expect(env["CONTROL_PLANE_URL"] == world.runtime.baseURL + "/api")
@@ -92,29 +106,14 @@ struct SandboxProtocolTests {
 
     @Test("a prompt past EXECUTION_TIMEOUT_MS fails and the bridge is told to stop; inactivity waits for it, then stops the sandbox for good")
     func executionTimeoutThenInactivity() async throws {
-        let scratch = NSTemporaryDirectory() + "dispatch-sandbox-timeouts-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        try Fixtures.bareRepository(root: scratch + "/repos", owner: "acme", name: "widgets")
-        let script = scratch + "/sleeper.sh"
-        try "#!/bin/sh\nexec sleep 600\n".write(toFile: script, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
-        let world = try await offPool {
-            try ControlPlaneWorld(controlPlaneVars: ["EXECUTION_TIMEOUT_MS": "4000", "SANDBOX_INACTIVITY_TIMEOUT_MS": "1500"],
-                                  withProvider: ["REPO_URL_TEMPLATE": scratch + "/repos/{owner}/{name}.git",
-                                                 "BRIDGE_PATH": script, "SANDBOX_ROOT": scratch + "/sandboxes"])
-        }
+        let world = try await Self.world(["EXECUTION_TIMEOUT_MS": "4000", "SANDBOX_INACTIVITY_TIMEOUT_MS": "1500"])
         defer { world.stop() }
         let session = try await world.createSession()
         // No client watches: only the prompt holds the sandbox.
         let queued = try await world.call("POST", "/sessions/\(session)/prompt", json: ["content": "never ends", "authorId": "alice"])
         let messageID = try #require((queued.json as? [String: Any])?["messageId"] as? String)
 
-        var environment: [String: String]?
-        let deadline = ContinuousClock.now + .seconds(20)
-        while environment == nil, ContinuousClock.now < deadline {
-            environment = try BridgeProcesses.environment(session: session, command: "sleep")
-            if environment == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let environment = try await Self.sandboxEnvironment(session)
         let env = try #require(environment)
         let sandbox = try await world.sockets.connect(world.webSocketURL(session) + "?type=sandbox", headers: [
             "Authorization": "Bearer \(env["SANDBOX_AUTH_TOKEN"] ?? "")", "X-Sandbox-ID": env["SANDBOX_ID"] ?? ""])
