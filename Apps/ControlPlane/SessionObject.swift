@@ -17,6 +17,8 @@ actor SessionObject: DurableObject {
     /// PR creation waiting for the sandbox's `push_complete` / `push_error`.
     var pendingPush: CheckedContinuation<Result<String, PushFailure>, Never>?
     var schemaReady = false
+    /// When `noteActivity` last wrote `sandbox.last_activity` (ms; 0 after a re-creation).
+    var lastActivityWritten: Int64 = 0
     /// Decoded attachments of client sockets (decoding one per socket per broadcast was the top cost).
     var clientInfos: [ObjectIdentifier: (socket: WebSocket, info: ClientInfo)] = [:]
 

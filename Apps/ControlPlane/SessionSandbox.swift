@@ -62,13 +62,13 @@ extension SessionObject {
         event[set: "sandboxId"] = JSON(sandboxID)
         event[set: "timestamp"] = .double(Double(now) / 1000)
 
+        let processingID = try processingMessage()?["id"]?.string
         if type == "heartbeat" {
             try setSandbox("last_heartbeat = ?", .integer(now))
             // Not stored (reference §1.11); while a prompt runs, a heartbeat counts as activity.
-            if try processingMessage() != nil { try setSandbox("last_activity = ?", .integer(now)) }
+            if processingID != nil { try noteActivity(now) }
             return
         }
-        let processingID = try processingMessage()?["id"]?.string
         let messageID = event["messageId"]?.string ?? processingID
         switch type {
         case "push_complete", "push_error":
@@ -108,12 +108,20 @@ extension SessionObject {
                let callID = event["callId"]?.string, event["status"]?.string != "completed" {
                 try sql("INSERT OR IGNORE INTO pending_questions (request_id, created_at) VALUES (?, ?)", .text(callID), .integer(now))
             }
-            if try processingMessage() != nil { try setSandbox("last_activity = ?", .integer(now)) }
+            if processingID != nil { try noteActivity(now) }
         default:
-            if try processingMessage() != nil { try setSandbox("last_activity = ?", .integer(now)) }
+            if processingID != nil { try noteActivity(now) }
         }
         try storeEvent(event, type: type, messageID: messageID, now: now)
         broadcast(["type": "sandbox_event", "event": event])
+    }
+
+    /// Records sandbox activity, at most once a second (the timeouts it feeds are minutes long, and an
+    /// UPDATE per streamed event was a good part of each event's cost).
+    func noteActivity(_ now: Int64) throws {
+        guard now - lastActivityWritten >= 1000 else { return }
+        try setSandbox("last_activity = ?", .integer(now))
+        lastActivityWritten = now
     }
 
     /// The prompt ended: its message completes or fails, the sandbox is snapshotted, the alarm re-armed,
