@@ -69,8 +69,9 @@ extension SessionObject {
     }
 
     /// Sends `message` to every subscribed client.
-    func broadcast(_ message: JSON) {
-        let text = message.text
+    func broadcast(_ message: JSON) { broadcastText(message.text) }
+
+    func broadcastText(_ text: String) {
         for socket in subscribedClients() where Self.isLive(socket) { socket.send(text) }
     }
 
@@ -227,7 +228,6 @@ extension SessionObject {
 
     func clientClosed(_ socket: WebSocket) throws {
         let info = clientInfo(socket)
-        clientInfos[ObjectIdentifier(socket)] = nil
         defer { clientInfos[ObjectIdentifier(socket)] = nil }
         try sql("DELETE FROM ws_client_mapping WHERE ws_id = ?", .text(info.wsid))
         guard info.subscribed, let userID = info.userID else { return }
@@ -252,7 +252,8 @@ extension SessionObject {
     /// Messages as `user_message` events, the stored events (no heartbeats are stored; tokens are the
     /// last of each part), in time order, then every artifact, then `history_complete`.
     func sendHistory(to socket: WebSocket) throws {
-        struct Item { let at: Int64; let order: Int; let event: JSON }
+        /// `frame`: the `sandbox_event` text; stored events are spliced in as stored, not re-encoded.
+        struct Item { let at: Int64; let order: Int; let frame: String }
         var items: [Item] = []
         let messages = try sql("""
             SELECT m.*, p.github_name, p.github_login, p.user_id FROM messages m LEFT JOIN participants p ON p.id = m.author_id
@@ -262,21 +263,22 @@ extension SessionObject {
             let at = Int64(row["created_at"]?.int ?? 0)
             let login = row["github_login"]?.string
             let name = row["github_name"]?.string ?? login ?? row["user_id"]?.string ?? "anonymous"
-            items.append(Item(at: at, order: 0, event: [
+            let message: JSON = [
                 "type": "user_message", "content": row["content"].map(Self.json) ?? .null,
                 "messageId": row["id"].map(Self.json) ?? .null, "timestamp": .double(Double(at) / 1000),
                 "author": ["participantId": row["author_id"].map(Self.json) ?? .null, "name": .string(name),
                            "avatar": JSON(login.map { "https://github.com/\($0).png" })],
-            ]))
+            ]
+            items.append(Item(at: at, order: 0, frame: Self.sandboxEventFrame(message.text)))
         }
         let events = try sql("SELECT data, created_at FROM events ORDER BY created_at DESC, rowid DESC LIMIT ?",
                              .integer(Int64(Limits.replayEvents))).rows
         for (index, row) in events.reversed().enumerated() {
-            guard let event = Self.parsed(row["data"]?.string) else { continue }
-            items.append(Item(at: Int64(row["created_at"]?.int ?? 0), order: 1 + index, event: event))
+            guard let data = row["data"]?.string else { continue }
+            items.append(Item(at: Int64(row["created_at"]?.int ?? 0), order: 1 + index, frame: Self.sandboxEventFrame(data)))
         }
         items.sort { $0.at != $1.at ? $0.at < $1.at : $0.order < $1.order }
-        for item in items { Self.send(socket, ["type": "sandbox_event", "event": item.event]) }
+        for item in items where Self.isLive(socket) { socket.send(item.frame) }
         for artifact in try artifactList() {
             Self.send(socket, ["type": "artifact_created", "artifact": Self.artifactMessage(artifact), "replay": true])
         }

@@ -19,6 +19,7 @@ actor SessionObject: DurableObject {
     var schemaReady = false
     /// When `noteActivity` last wrote `sandbox.last_activity` (ms; 0 after a re-creation).
     var lastActivityWritten: Int64 = 0
+    var cachedSessionName: String?
     /// Decoded attachments of client sockets (decoding one per socket per broadcast was the top cost).
     var clientInfos: [ObjectIdentifier: (socket: WebSocket, info: ClientInfo)] = [:]
 
@@ -50,7 +51,13 @@ actor SessionObject: DurableObject {
 
     var session: SQLRow? { get throws { try sql("SELECT * FROM session").rows.first } }
     var sandbox: SQLRow? { get throws { try sql("SELECT * FROM sandbox").rows.first } }
-    var sessionName: String { (try? session?["session_name"]?.string) ?? "" }
+    /// The external session id; set once at creation, so read from storage once per instance.
+    var sessionName: String {
+        if let cachedSessionName { return cachedSessionName }
+        let name = (try? session?["session_name"]?.string) ?? ""
+        if !name.isEmpty { cachedSessionName = name }
+        return name
+    }
     var sandboxStatus: String { (try? sandbox?["status"]?.string) ?? SandboxStatus.pending }
 
     func setSandbox(_ assignments: String, _ bindings: SQLValue...) throws {

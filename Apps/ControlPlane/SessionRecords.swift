@@ -157,18 +157,32 @@ extension SessionObject {
 
     // MARK: Events
 
-    /// Stores a sandbox event. A `token` replaces the stored token of the same message and part.
-    func storeEvent(_ event: JSON, type: String, messageID: String?, now: Int64) throws {
+    /// Stores a sandbox event and sends it to every client as `sandbox_event`, serialised once for both
+    /// (this runs for every event a sandbox streams).
+    func relayEvent(_ event: JSON, type: String, messageID: String?, now: Int64) throws {
+        let text = event.text
+        try storeEvent(event, text: text, type: type, messageID: messageID, now: now)
+        broadcastText(SessionObject.sandboxEventFrame(text))
+    }
+
+    /// `{"event":<event>,"type":"sandbox_event"}`, as `JSON.text` would write it (keys sorted).
+    static func sandboxEventFrame(_ eventText: String) -> String {
+        #"{"event":"# + eventText + #","type":"sandbox_event"}"#
+    }
+
+    /// Stores a sandbox event (`text` is its serialisation). A `token` replaces the stored token of the
+    /// same message and part.
+    private func storeEvent(_ event: JSON, text: String, type: String, messageID: String?, now: Int64) throws {
         let partID = event["partId"]?.string ?? event["partID"]?.string
         if type == "token" {
             let id = "token:" + (messageID ?? "-") + ":" + (partID ?? "-")
             try sql("""
                 INSERT INTO events (id, type, data, message_id, part_id, created_at) VALUES (?, 'token', ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET data = excluded.data
-                """, .text(id), .text(event.text), Self.optional(messageID), Self.optional(partID), .integer(now))
+                """, .text(id), .text(text), Self.optional(messageID), Self.optional(partID), .integer(now))
         } else {
             try sql("INSERT INTO events (id, type, data, message_id, part_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    .text(IDs.make()), .text(type), .text(event.text), Self.optional(messageID), Self.optional(partID), .integer(now))
+                    .text(IDs.make()), .text(type), .text(text), Self.optional(messageID), Self.optional(partID), .integer(now))
         }
     }
 

@@ -75,8 +75,7 @@ extension SessionObject {
             settlePush(event)
             return
         case "execution_complete":
-            try storeEvent(event, type: type, messageID: messageID, now: now)
-            broadcast(["type": "sandbox_event", "event": event])
+            try relayEvent(event, type: type, messageID: messageID, now: now)
             try await executionComplete(event, messageID: messageID, now: now)
             return
         case "session_title_updated":
@@ -112,8 +111,7 @@ extension SessionObject {
         default:
             if processingID != nil { try noteActivity(now) }
         }
-        try storeEvent(event, type: type, messageID: messageID, now: now)
-        broadcast(["type": "sandbox_event", "event": event])
+        try relayEvent(event, type: type, messageID: messageID, now: now)
     }
 
     /// Records sandbox activity, at most once a second (the timeouts it feeds are minutes long, and an
@@ -166,8 +164,7 @@ extension SessionObject {
                 .integer(now), .text(error), .text(id))
         let event: JSON = ["type": "execution_complete", "messageId": .string(id), "success": false, "error": .string(error),
                            "timestamp": .double(Double(now) / 1000)]
-        try storeEvent(event, type: "execution_complete", messageID: id, now: now)
-        broadcast(["type": "sandbox_event", "event": event])
+        try relayEvent(event, type: "execution_complete", messageID: id, now: now)
         broadcast(["type": "processing_status", "isProcessing": false])
         notifySlack(messageID: id, success: false)
     }
