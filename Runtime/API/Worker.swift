@@ -22,16 +22,19 @@ public struct Env: Sendable {
     public var kv: [String: any KVNamespace]
     /// Other apps, called in-process.
     public var services: [String: any ServiceBinding]
+    /// The files of the manifest's `assets` folder, as deployed with this version.
+    public var assets: AppAssets
 
     public init(vars: [String: String] = [:], secrets: [String: String] = [:], objects: [String: any ObjectNamespace] = [:],
                 databases: [String: any SQLDatabase] = [:], kv: [String: any KVNamespace] = [:],
-                services: [String: any ServiceBinding] = [:]) {
+                services: [String: any ServiceBinding] = [:], assets: AppAssets = AppAssets()) {
         self.vars = vars
         self.secrets = secrets
         self.objects = objects
         self.databases = databases
         self.kv = kv
         self.services = services
+        self.assets = assets
     }
 
     /// The namespace bound as `binding`; throws a 500-class error naming the missing binding.

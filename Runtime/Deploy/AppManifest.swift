@@ -14,7 +14,8 @@ import Foundation
 ///   "sql_databases": [{ "binding": "INDEX" }],
 ///   "kv_namespaces": [{ "binding": "CACHE" }],
 ///   "services": [{ "binding": "AUTH", "service": "auth" }],
-///   "shared_sources": ["../Shared"]       // more source folders, relative to the app's folder
+///   "shared_sources": ["../Shared"],      // more source folders, relative to the app's folder
+///   "assets": "assets"                    // a folder of files shipped with each version (env.assets)
 /// }
 /// ```
 public struct AppManifest: Sendable, Equatable, Codable {
@@ -31,6 +32,9 @@ public struct AppManifest: Sendable, Equatable, Codable {
     /// Folders (relative to the app's folder) whose Swift files are compiled into the app too: code that
     /// several apps share. Nil in manifests recorded before the field existed.
     public var sharedSources: [String]?
+    /// A folder (relative to the app's folder) whose files are copied into each version and handed to
+    /// the app as `env.assets`: templates, stylesheets, scripts. Nil when the app has none.
+    public var assets: String?
 
     public struct ObjectBinding: Sendable, Equatable, Codable {
         public var binding: String
@@ -51,6 +55,10 @@ public struct AppManifest: Sendable, Equatable, Codable {
         public static let maxBindings = 64
         public static let maxBindingNameBytes = 64
         public static let maxSharedSources = 16
+        /// Files in an app's assets folder, each file's size, and their total.
+        public static let maxAssetFiles = 512
+        public static let maxAssetFileBytes = 4 * 1024 * 1024
+        public static let maxAssetTotalBytes = 32 * 1024 * 1024
     }
 
     /// The file a manifest lives in, in the app's folder.
@@ -58,7 +66,7 @@ public struct AppManifest: Sendable, Equatable, Codable {
 
     static let knownFields: Set<String> = [
         "name", "main", "routes", "vars", "secrets", "durable_objects", "sql_databases", "kv_namespaces", "services",
-        "compatibility_date", "shared_sources",
+        "compatibility_date", "shared_sources", "assets",
     ]
 
     /// Reads and checks a manifest. Every error names the field and the problem.
@@ -154,11 +162,18 @@ public struct AppManifest: Sendable, Equatable, Codable {
                 sharedSources.append(path)
             }
         }
-        let manifest = AppManifest(
+        var assets: String?
+        if let field = object["assets"] {
+            guard let path = field as? String, !path.isEmpty else { throw .badType(field: "assets", expected: "a folder path") }
+            guard !path.hasPrefix("/") else { throw .badValue(field: "assets", reason: "\"\(path)\" must be relative to the app's folder") }
+            assets = path
+        }
+        var manifest = AppManifest(
             name: name, main: main, routes: routes, vars: vars, secrets: secrets, durableObjects: durableObjects,
             sqlDatabases: sqlDatabases, kvNamespaces: kvNamespaces, services: services,
             compatibilityDate: try string(object, "compatibility_date", required: false),
             sharedSources: sharedSources.isEmpty ? nil : sharedSources)
+        manifest.assets = assets
         try manifest.checkUniqueBindings()
         return manifest
     }

@@ -32,6 +32,8 @@ public struct AppStore: Sendable {
     public func appDirectory(_ app: String) -> String { stateDirectory + "/apps/" + app }
     public func versionDirectory(_ app: String, _ version: Int) -> String { appDirectory(app) + "/versions/\(version)" }
     public func modulePath(_ app: String, _ version: Int) -> String { versionDirectory(app, version) + "/app.so" }
+    /// The copy of the app's assets folder kept with a version.
+    public func assetsDirectory(_ app: String, _ version: Int) -> String { versionDirectory(app, version) + "/assets" }
 
     /// Apps with at least one version, by name.
     public func apps() -> [String] {

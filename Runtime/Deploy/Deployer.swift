@@ -100,7 +100,7 @@ public struct Deployer: Sendable {
         }
         if ifChanged, let active = store.activeVersion(manifest.name),
            let recorded = store.versions(manifest.name).first(where: { $0.number == active }),
-           recorded.sourceDigest == Self.digest(folder: folder, shared: manifest.sharedSources ?? []),
+           recorded.sourceDigest == Self.digest(folder: folder, manifest: manifest),
            (try? store.manifest(manifest.name, active)) == manifest {
             var result = Result(name: manifest.name, version: active, seconds: Date().timeIntervalSince(started), live: false)
             result.unchanged = true
@@ -111,12 +111,18 @@ public struct Deployer: Sendable {
         let sourceCount = try AppCompiler.sources(in: folder, shared: manifest.sharedSources ?? []).count
         progress("compiling \(manifest.name) version \(version) (\(sourceCount) files)")
         do {
+            if let assets = manifest.assets {
+                let source = URL(fileURLWithPath: folder + "/" + assets).standardizedFileURL.path
+                let count = try AssetFolder.files(in: source).count
+                progress("copying \(count) asset files from \(assets)")
+                try AssetFolder.copy(from: source, to: store.assetsDirectory(manifest.name, version))
+            }
             try compiler.compile(folder: folder, manifest: manifest, moduleName: moduleName,
                                  output: store.modulePath(manifest.name, version))
             try store.recordVersion(manifest.name, AppStore.Version(
                 number: version, moduleName: moduleName, createdAt: Date().timeIntervalSince1970,
                 sourceFolder: URL(fileURLWithPath: folder).standardizedFileURL.path,
-                sourceDigest: Self.digest(folder: folder, shared: manifest.sharedSources ?? [])), manifest: manifest)
+                sourceDigest: Self.digest(folder: folder, manifest: manifest)), manifest: manifest)
             let live = try activate(manifest.name, version: version, progress: progress)
             return Result(name: manifest.name, version: version, seconds: Date().timeIntervalSince(started), live: live)
         } catch {
@@ -158,12 +164,18 @@ public struct Deployer: Sendable {
         return "App\(base)V\(version)"
     }
 
-    /// A digest of the app's sources and manifest, recorded with each version.
-    static func digest(folder: String, shared: [String] = []) -> String {
+    /// A digest of the app's sources, assets and manifest, recorded with each version.
+    static func digest(folder: String, manifest: AppManifest) -> String {
         var hasher = SourceHasher()
-        for path in (try? AppCompiler.sources(in: folder, shared: shared)) ?? [] {
+        for path in (try? AppCompiler.sources(in: folder, shared: manifest.sharedSources ?? [])) ?? [] {
             hasher.add(path)
             hasher.add(FileManager.default.contents(atPath: path) ?? Data())
+        }
+        if let assets = manifest.assets {
+            for file in (try? AssetFolder.files(in: folder + "/" + assets)) ?? [] {
+                hasher.add("asset:" + file.relative)
+                hasher.add(FileManager.default.contents(atPath: file.absolute) ?? Data())
+            }
         }
         hasher.add(FileManager.default.contents(atPath: folder + "/" + AppManifest.fileName) ?? Data())
         return hasher.hex

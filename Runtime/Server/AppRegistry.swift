@@ -110,7 +110,7 @@ public final class AppRegistry: @unchecked Sendable {
                 if let memoryTrimmer { objects.setMemoryTrimmer(memoryTrimmer) }
                 bound = try objects.update(classes: classes)
             }
-            let env = try makeEnv(name, manifest: manifest, namespaces: bound)
+            let env = try makeEnv(name, version: version, manifest: manifest, namespaces: bound)
             objects.setEnv(env)
             let active = Active(name: name, version: version, manifest: manifest, worker: app.worker, objects: objects,
                                 env: env)
@@ -151,7 +151,7 @@ public final class AppRegistry: @unchecked Sendable {
         }
     }
 
-    private func makeEnv(_ name: String, manifest: AppManifest, namespaces: [String: any ObjectNamespace]) throws -> Env {
+    private func makeEnv(_ name: String, version: Int, manifest: AppManifest, namespaces: [String: any ObjectNamespace]) throws -> Env {
         let split = BindingObjects.bindings(from: namespaces)
         let stored = try secrets.values(name)
         var secretValues: [String: String] = [:]
@@ -160,8 +160,9 @@ public final class AppRegistry: @unchecked Sendable {
         for service in manifest.services {
             services[service.binding] = InProcessService(registry: self, target: service.service)
         }
+        let assets = try AssetFolder.load(from: store.assetsDirectory(name, version))
         return Env(vars: manifest.vars, secrets: secretValues, objects: split.objects, databases: split.databases,
-                   kv: split.keyValues, services: services)
+                   kv: split.keyValues, services: services, assets: assets)
     }
 
     /// Activates every app's recorded version (at start). An app that fails is logged and left out;
