@@ -249,6 +249,20 @@ extension SessionObject {
 
     // MARK: Replay (reference §1.11, fixed)
 
+    /// A message as the synthetic `user_message` event: `row` is a messages row joined with its author's
+    /// participant columns (github_name, github_login, user_id).
+    static func userMessageEvent(_ row: SQLRow) -> JSON {
+        let at = Int64(row["created_at"]?.int ?? 0)
+        let login = row["github_login"]?.string
+        let name = row["github_name"]?.string ?? login ?? row["user_id"]?.string ?? "anonymous"
+        return [
+            "type": "user_message", "content": row["content"].map(Self.json) ?? .null,
+            "messageId": row["id"].map(Self.json) ?? .null, "timestamp": .double(Double(at) / 1000),
+            "author": ["participantId": row["author_id"].map(Self.json) ?? .null, "name": .string(name),
+                       "avatar": JSON(login.map { "https://github.com/\($0).png" })],
+        ]
+    }
+
     /// Messages as `user_message` events, the stored events (no heartbeats are stored; tokens are the
     /// last of each part), in time order, then every artifact, then `history_complete`.
     func sendHistory(to socket: WebSocket) throws {
@@ -261,15 +275,7 @@ extension SessionObject {
             """, .integer(Int64(Limits.replayMessages))).rows
         for row in messages {
             let at = Int64(row["created_at"]?.int ?? 0)
-            let login = row["github_login"]?.string
-            let name = row["github_name"]?.string ?? login ?? row["user_id"]?.string ?? "anonymous"
-            let message: JSON = [
-                "type": "user_message", "content": row["content"].map(Self.json) ?? .null,
-                "messageId": row["id"].map(Self.json) ?? .null, "timestamp": .double(Double(at) / 1000),
-                "author": ["participantId": row["author_id"].map(Self.json) ?? .null, "name": .string(name),
-                           "avatar": JSON(login.map { "https://github.com/\($0).png" })],
-            ]
-            items.append(Item(at: at, order: 0, frame: Self.sandboxEventFrame(message.text)))
+            items.append(Item(at: at, order: 0, frame: Self.sandboxEventFrame(Self.userMessageEvent(row).text)))
         }
         let events = try sql("SELECT data, created_at FROM events ORDER BY created_at DESC, rowid DESC LIMIT ?",
                              .integer(Int64(Limits.replayEvents))).rows

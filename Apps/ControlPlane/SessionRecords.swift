@@ -126,6 +126,14 @@ extension SessionObject {
             try touchSession(now: now)
             try await updateIndex()
         }
+        // Everyone watching sees the prompt at once, not only at the next replay (the original showed it
+        // to its sender alone).
+        if let stored = try sql("""
+            SELECT m.*, p.github_name, p.github_login, p.user_id FROM messages m LEFT JOIN participants p ON p.id = m.author_id
+            WHERE m.id = ?
+            """, .text(id)).rows.first {
+            broadcast(["type": "sandbox_event", "event": Self.userMessageEvent(stored)])
+        }
         let position = try sql("SELECT count(*) FROM messages WHERE status IN ('pending', 'processing')").rows.first?[0].int ?? 1
         if startQueue { try await processQueue() }
         return ["messageId": .string(id), "status": "queued", "position": .int(Int64(position))]

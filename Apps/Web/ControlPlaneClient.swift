@@ -1,0 +1,52 @@
+import RuntimeAPI
+
+/// The control plane's REST API (reference §1.2) over the `CONTROL_PLANE` service binding, each call
+/// with a fresh service token (§1.15). Errors carry the control plane's message and status.
+struct ControlPlaneClient: Sendable {
+    let service: any ServiceBinding
+    let secret: String
+
+    init(_ env: Env, config: WebConfig) throws {
+        guard let secret = config.internalSecret else {
+            throw HTTPError(503, "INTERNAL_CALLBACK_SECRET is not set for the web app (runtime secret put web INTERNAL_CALLBACK_SECRET)")
+        }
+        service = try env.service("CONTROL_PLANE")
+        self.secret = secret
+    }
+
+    struct Failure: HTTPResponseError, CustomStringConvertible {
+        let status: Int
+        let publicMessage: String
+        var description: String { "control plane: \(status) \(publicMessage)" }
+    }
+
+    /// Calls `path` (under /api) and returns the JSON answer; a non-2xx answer throws `Failure`.
+    func call(_ method: String, _ path: String, body: JSON? = nil) async throws -> JSON {
+        var headers: Headers = ["Authorization": InternalToken.header(secret: secret), "Host": "internal"]
+        if body != nil { headers.set("Content-Type", "application/json") }
+        let split = path.split(separator: "?", maxSplits: 1)
+        let request = Request(method: method, url: URLParts(scheme: "https", host: "internal", path: "/api" + split[0],
+                                                            query: split.count > 1 ? String(split[1]) : nil),
+                              headers: headers, body: body?.bytes ?? [])
+        let response = try await service.fetch(request)
+        let bytes = try await response.bodyBytes()
+        let value = (try? JSON.parse(bytes)) ?? .null
+        guard (200..<300).contains(response.status) else {
+            let message = value["error"]?.string ?? String(decoding: bytes.prefix(200), as: UTF8.self)
+            // The control plane's 5xx are ours to report as a bad gateway; its 4xx pass through.
+            throw Failure(status: response.status >= 500 ? 502 : response.status, publicMessage: message)
+        }
+        return value
+    }
+
+    /// The identity fields the control plane records for a participant.
+    static func identity(_ session: AuthStore.Session) -> [String: JSON] {
+        var fields: [String: JSON] = [
+            "userId": .string(session.user.id), "githubLogin": .string(session.user.login),
+            "githubName": .string(session.user.name), "githubEmail": JSON(session.user.email),
+        ]
+        if let token = session.githubToken { fields["githubToken"] = .string(token) }
+        if let expires = session.githubTokenExpiresAt { fields["githubTokenExpiresAt"] = .int(expires) }
+        return fields
+    }
+}

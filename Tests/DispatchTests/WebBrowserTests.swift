@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// The web app in a real browser (issue "Show"): headless Chromium driven by Selenium and chromedriver
+/// (Tests/Python/browser_session.py) against the runtime with the control plane, the local sandbox
+/// provider running the real bridge with the shell agent, and the web app signing in through the fake
+/// GitHub OAuth server. The script checks each step itself and prints PASS/FAIL lines; screenshots of
+/// the session list and the session page go to test-output/screenshots/.
+@Suite("Web app in a browser", .serialized, .timeLimit(.minutes(8)))
+struct WebBrowserTests {
+    @Test("sign in via OAuth, create a session, stream a shell command's output live, a second user sees presence and the same output, an unlisted user is denied")
+    func browserSession() async throws {
+        let scratch = NSTemporaryDirectory() + "web-browser-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        _ = try Fixtures.bareRepository(root: scratch + "/repos", owner: "acme", name: "widgets")
+        let world = try await offPool {
+            try WebWorld(webVars: ["ALLOWED_USERS": "alice,bob"], controlPlaneVars: ["HEARTBEAT_STALE_MS": "600000"],
+                         withProvider: ["REPO_URL_TEMPLATE": scratch + "/repos/{owner}/{name}.git",
+                                        "BRIDGE_PATH": try DispatchBinaries.bridge(), "SANDBOX_ROOT": scratch + "/sandboxes"])
+        }
+        defer { world.stop() }
+        let screenshots = RuntimeWorld.repoRoot() + "/test-output/screenshots"
+        try FileManager.default.createDirectory(atPath: screenshots, withIntermediateDirectories: true)
+        for name in ["session-list.png", "session-page.png"] { try? FileManager.default.removeItem(atPath: screenshots + "/" + name) }
+
+        let run = try await offPool {
+            try BrowserScript.run(["--base", world.baseURL, "--screenshots", screenshots, "--repo", "acme/widgets"],
+                                  timeoutSeconds: 300)
+        }
+        #expect(run.status == 0, "browser_session.py failed:\n\(run.output)\n--- runtime log (tail) ---\n\(world.runtime.serverLog().suffix(4000))")
+        for step in ["signed in through GitHub OAuth", "output streamed while running", "bob sees alice's presence",
+                     "an unlisted user is denied", "ALL PASSED"] {
+            #expect(run.output.contains(step), "missing step: \(step)")
+        }
+        for name in ["session-list.png", "session-page.png"] {
+            let size = (try? FileManager.default.attributesOfItem(atPath: screenshots + "/" + name)[.size] as? Int) ?? 0
+            #expect(size > 10_000, "screenshot \(name) was not written")
+        }
+    }
+}
+
+/// Runs the Python browser driver to its end, killing it past the timeout. Its output goes to a file,
+/// not a pipe: a Chromium child left behind by a killed driver would hold a pipe open forever.
+enum BrowserScript {
+    static func run(_ arguments: [String], timeoutSeconds: Int) throws -> (status: Int32, output: String) {
+        let log = NSTemporaryDirectory() + "browser-session-\(UUID().uuidString).log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", RuntimeWorld.repoRoot() + "/Tests/Python/browser_session.py"] + arguments
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(TimeInterval(timeoutSeconds))
+        while process.isRunning, Date() < deadline { usleep(100_000) }
+        var timedOut = false
+        if process.isRunning {
+            timedOut = true
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        try? handle.close()
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return (process.terminationStatus, output + (timedOut ? "\n(killed after \(timeoutSeconds) s)" : ""))
+    }
+}
