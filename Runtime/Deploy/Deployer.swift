@@ -109,7 +109,6 @@ public struct Deployer: Sendable {
         let version = try store.reserveVersion(manifest.name)
         let moduleName = Self.moduleName(manifest.name, version)
         let sourceCount = try AppCompiler.sources(in: folder, shared: manifest.sharedSources ?? []).count
-        progress("compiling \(manifest.name) version \(version) (\(sourceCount) files)")
         do {
             if let assets = manifest.assets {
                 let source = URL(fileURLWithPath: folder + "/" + assets).standardizedFileURL.path
@@ -117,6 +116,7 @@ public struct Deployer: Sendable {
                 progress("copying \(count) asset files from \(assets)")
                 try AssetFolder.copy(from: source, to: store.assetsDirectory(manifest.name, version))
             }
+            progress("compiling \(manifest.name) version \(version) (\(sourceCount) files)")
             try compiler.compile(folder: folder, manifest: manifest, moduleName: moduleName,
                                  output: store.modulePath(manifest.name, version))
             try store.recordVersion(manifest.name, AppStore.Version(
