@@ -4,7 +4,7 @@ import RuntimeIO
 /// Writing responses: framing, the head, in-memory and streamed bodies, and what happens after the
 /// last byte (keep the connection for the next request, or close it).
 extension HTTPServerConnection {
-    func send(_ response: Response, for head: RequestHead, started: UInt64) async {
+    nonisolated(nonsending) func send(_ response: Response, for head: RequestHead, started: UInt64) async {
         if let webSocket = response.webSocket {
             upgrade(response, client: webSocket, head: head, started: started)
             return

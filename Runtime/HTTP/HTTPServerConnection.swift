@@ -212,20 +212,22 @@ final class HTTPServerConnection: ByteStreamDelegate, @unchecked Sendable {
     private func startRequestTask(first: Exchange) {
         let responder = context.responder
         Task(executorPreference: loop.taskExecutor) {
-            var next: Exchange? = first
-            while let exchange = next {
-                let response = await responder.respond(to: exchange.request)
-                // The worker may have called an object on another loop; come back before touching
-                // this connection.
-                await self.loop.hopHere()
-                await self.send(response, for: exchange.head, started: exchange.started)
-                next = await self.nextExchange()
+            await responder.serveConnection {
+                var next: Exchange? = first
+                while let exchange = next {
+                    let response = await responder.respond(to: exchange.request)
+                    // The worker may have called an object on another loop; come back before touching
+                    // this connection.
+                    await self.loop.hopHere()
+                    await self.send(response, for: exchange.head, started: exchange.started)
+                    next = await self.nextExchange()
+                }
             }
         }
     }
 
     /// The next request on this connection, or nil once the connection has closed.
-    private func nextExchange() async -> Exchange? {
+    private nonisolated(nonsending) func nextExchange() async -> Exchange? {
         if let queued = queuedExchange {
             queuedExchange = nil
             return queued

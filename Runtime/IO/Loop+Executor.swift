@@ -41,7 +41,7 @@ public final class LoopTaskExecutor: TaskExecutor, @unchecked Sendable {
 extension Loop {
     /// Continues the calling task on this loop's thread. Use inside
     /// `withTaskExecutorPreference(loop.taskExecutor)`, where later code then stays on the loop.
-    public func hopHere() async {
+    public nonisolated(nonsending) func hopHere() async {
         if inLoop { return }
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             execute { continuation.resume() }

@@ -65,7 +65,7 @@ final class AdminResponder: HTTPResponder, @unchecked Sendable {
         self.token = Array(token.utf8)
     }
 
-    func respond(to request: Request) async -> Response {
+    nonisolated(nonsending) func respond(to request: Request) async -> Response {
         let presented = request.headers["authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         guard let presented, Digest.constantTimeEqual(Array(presented.utf8), token) else {
             return Self.json(401, ["error": "missing or wrong admin token"])

@@ -14,8 +14,9 @@ import Synchronization
 ///
 /// Threading: `route` from any loop; `activate` and `refreshEnv` from the admin side, one at a time.
 public final class AppRegistry: @unchecked Sendable {
-    /// One app version in service.
-    public struct Active: Sendable {
+    /// One app version in service. A class: each request takes it from the table, and one reference
+    /// costs one retain where copying the fields (manifest, env) cost a dozen.
+    public final class Active: Sendable {
         public let name: String
         /// 0 for the built-in app.
         public let version: Int
@@ -23,12 +24,25 @@ public final class AppRegistry: @unchecked Sendable {
         public let worker: any Worker
         public let objects: ObjectRuntime
         public let env: Env
+
+        init(name: String, version: Int, manifest: AppManifest?, worker: any Worker, objects: ObjectRuntime, env: Env) {
+            self.name = name
+            self.version = version
+            self.manifest = manifest
+            self.worker = worker
+            self.objects = objects
+            self.env = env
+        }
     }
 
     struct Table {
         var apps: [String: Active] = [:]
         /// Most specific first.
-        var routes: [(pattern: RoutePattern, app: String)] = []
+        var routes: [(pattern: RoutePattern, app: String)] = [] {
+            didSet { routesNameHosts = routes.contains { $0.pattern.host != nil } }
+        }
+        /// Whether any route names a host (otherwise the request's host need not be looked at).
+        var routesNameHosts = false
         var fallback: Active?
     }
 
@@ -57,9 +71,10 @@ public final class AppRegistry: @unchecked Sendable {
 
     /// The app a request goes to: the most specific matching route, else the built-in app.
     func route(_ request: Request) -> Active? {
-        let host = Self.bareHost(request.url.host)
         let path = request.url.path
         return table.withLock { table in
+            if table.routes.isEmpty { return table.fallback }
+            let host = table.routesNameHosts ? Self.bareHost(request.url.host) : ""
             for route in table.routes where route.pattern.matches(host: host, path: path) {
                 if let app = table.apps[route.app] { return app }
             }
@@ -70,10 +85,12 @@ public final class AppRegistry: @unchecked Sendable {
     public func app(_ name: String) -> Active? { table.withLock { $0.apps[name] } }
     public var deployedApps: [Active] { table.withLock { Array($0.apps.values) }.sorted { $0.name < $1.name } }
 
+    /// The host lowercased, without a port. Scans UTF-8 bytes: this runs for every request.
     static func bareHost(_ host: String) -> String {
-        var host = host.lowercased()
-        if host.hasPrefix("[") { return host }
-        if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        var host = host
+        if host.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) { host = host.lowercased() }
+        if host.utf8.first == UInt8(ascii: "[") { return host }
+        if let colon = host.utf8.lastIndex(of: UInt8(ascii: ":")) { host = String(host[..<colon]) }
         return host
     }
 

@@ -26,7 +26,7 @@ final class WorkerResponder: HTTPResponder, @unchecked Sendable {
         self.context = ExecutionContext { work in waitUntil.start(on: loop, work) }
     }
 
-    func respond(to request: Request) async -> Response {
+    nonisolated(nonsending) func respond(to request: Request) async -> Response {
         guard let app = registry.route(request) else {
             return Response(status: 404, text: "no app serves \(request.url.path)\n")
         }
@@ -35,14 +35,24 @@ final class WorkerResponder: HTTPResponder, @unchecked Sendable {
         return response
     }
 
-    private func respond(to request: Request, app: AppRegistry.Active) async -> Response {
-        // Sockets accepted for this request but not in its response are ended (see UpgradeTracker).
-        let tracker = UpgradeTracker(abandon: abandonUnconnected)
+    /// One `UpgradeTracker` per connection, set as the task-local once: its requests come one at a
+    /// time, and each `settle` leaves the tracker empty for the next (setting a fresh one around every
+    /// request cost a measurable share of a small request).
+    nonisolated(nonsending) func serveConnection(_ body: () async -> Void) async {
+        await UpgradeTracker.$current.withValue(UpgradeTracker(abandon: abandonUnconnected)) { await body() }
+    }
+
+    private nonisolated(nonsending) func respond(to request: Request, app: AppRegistry.Active) async -> Response {
+        // Sockets accepted for this request but not in its response are ended (see UpgradeTracker):
+        // the connection's tracker, or one of its own when called outside `serveConnection`.
+        guard let tracker = UpgradeTracker.current else {
+            return await UpgradeTracker.$current.withValue(UpgradeTracker(abandon: abandonUnconnected)) {
+                await respond(to: request, app: app)
+            }
+        }
         do {
             let response = try await LogContext.$app.withValue(app.name) {
-                try await UpgradeTracker.$current.withValue(tracker) {
-                    try await app.worker.fetch(request, env: app.env, ctx: context)
-                }
+                try await app.worker.fetch(request, env: app.env, ctx: context)
             }
             tracker.settle(response)
             return response
