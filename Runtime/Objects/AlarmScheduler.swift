@@ -99,6 +99,15 @@ final class AlarmScheduler: @unchecked Sendable {
         entries[entry.namespace + "/" + entry.id.hex] = entry
         let timer = LoopTimer { [weak self, weak entry] in
             guard let self, let entry else { return }
+            // The timer runs on the monotonic clock, the alarm's time is wall-clock: when the wall clock
+            // was stepped back meanwhile, the timer fires before the alarm is due. The object would find
+            // its alarm not yet due and do nothing, and with no later timer the alarm would never run:
+            // wait out the rest instead.
+            let early = entry.time - WallClock.milliseconds()
+            if early > 0, let timer = entry.timer {
+                self.loop.arm(timer, after: .milliseconds(early))
+                return
+            }
             self.fire(entry)
         }
         entry.timer = timer

@@ -39,17 +39,48 @@ struct WebBrowserTests {
     }
 }
 
-/// Runs the Python browser driver to its end, killing it past the timeout. Its output goes to a file,
+extension WebBrowserTests {
+    @Test("the session page's question cards, grouped tool calls, PR link and Stop against a scripted sandbox, and a reconnect with replay after an unclean drop")
+    func interactiveParts() async throws {
+        let scratch = NSTemporaryDirectory() + "web-scripted-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        _ = try Fixtures.bareRepository(root: scratch + "/repos", owner: "acme", name: "widgets")
+        // The sandbox process only sleeps: the browser script plays its bridge.
+        let sleeper = scratch + "/sleeper.sh"
+        try "#!/bin/sh\nexec sleep 600\n".write(toFile: sleeper, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: sleeper)
+        let world = try await offPool {
+            try WebWorld(controlPlaneVars: ["HEARTBEAT_STALE_MS": "600000"],
+                         withProvider: ["REPO_URL_TEMPLATE": scratch + "/repos/{owner}/{name}.git", "BRIDGE_PATH": sleeper,
+                                        "SANDBOX_ROOT": scratch + "/sandboxes"])
+        }
+        defer { world.stop() }
+        let screenshots = RuntimeWorld.repoRoot() + "/test-output/screenshots"
+        try FileManager.default.createDirectory(atPath: screenshots, withIntermediateDirectories: true)
+        let run = try await offPool {
+            try BrowserScript.run(["--runtime", world.baseURL, "--screenshots", screenshots], script: "browser_scripted.py",
+                                  timeoutSeconds: 240)
+        }
+        #expect(run.status == 0, "browser_scripted.py failed:\n\(run.output)\n--- runtime log (tail) ---\n\(world.runtime.serverLog().suffix(4000))")
+        for step in ["question card's answer reached the sandbox", "grouped", "PR link is shown", "Stop reached the sandbox",
+                     "reconnected by itself", "ALL PASSED"] {
+            #expect(run.output.contains(step), "missing step: \(step)")
+        }
+    }
+}
+
+/// Runs a Python browser driver to its end, killing it past the timeout. Its output goes to a file,
 /// not a pipe: a Chromium child left behind by a killed driver would hold a pipe open forever.
 enum BrowserScript {
-    static func run(_ arguments: [String], timeoutSeconds: Int) throws -> (status: Int32, output: String) {
+    static func run(_ arguments: [String], script: String = "browser_session.py", timeoutSeconds: Int) throws
+        -> (status: Int32, output: String) {
         let log = NSTemporaryDirectory() + "browser-session-\(UUID().uuidString).log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? FileManager.default.removeItem(atPath: log) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", RuntimeWorld.repoRoot() + "/Tests/Python/browser_session.py"] + arguments
+        process.arguments = ["python3", RuntimeWorld.repoRoot() + "/Tests/Python/" + script] + arguments
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice

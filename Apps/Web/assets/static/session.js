@@ -329,6 +329,8 @@
   function completed(event) {
     const chain = chainFor(event.messageId);
     if (chain.querySelector('.complete')) return;
+    // A finished prompt asks nothing any more.
+    chain.querySelectorAll('.question-card button, .question-card input').forEach((control) => { control.disabled = true; });
     const done = document.createElement('div');
     done.className = `event-note complete ${event.success ? 'ok' : 'failed'}`;
     done.textContent = event.success ? 'Done' : `Failed${event.error ? ': ' + event.error : ''}`;
