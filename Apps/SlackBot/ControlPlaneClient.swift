@@ -103,18 +103,12 @@ struct ControlPlaneClient: Sendable {
     // MARK: Transport
 
     func call(_ method: String, _ path: String, query: String? = nil, body: JSON? = nil) async throws -> JSON {
-        var headers: Headers = ["Host": "internal", "Authorization": InternalToken.header(secret: secret)]
-        if body != nil { headers.set("Content-Type", "application/json") }
-        let request = Request(method: method, url: URLParts(scheme: "https", host: "internal", path: path, query: query),
-                              headers: headers, body: body?.bytes ?? [])
-        let response = try await service.fetch(request)
-        let bytes = try await response.bodyBytes(limit: Limits.maxControlPlaneResponseBytes)
-        let answer = try? JSON.parse(bytes)
-        guard (200..<300).contains(response.status) else {
-            throw ControlPlaneError.status(path: path, status: response.status,
-                                           message: answer?["error"]?.string ?? String(decoding: bytes.prefix(200), as: UTF8.self))
+        let answer = try await ServiceCall.send(service, secret: secret, method, path, query: query, body: body,
+                                                maxAnswerBytes: Limits.maxControlPlaneResponseBytes)
+        guard answer.succeeded else {
+            throw ControlPlaneError.status(path: path, status: answer.status, message: answer.errorMessage)
         }
-        guard let answer, answer.object != nil else { throw ControlPlaneError.malformedAnswer(path: path) }
-        return answer
+        guard let json = answer.json, json.object != nil else { throw ControlPlaneError.malformedAnswer(path: path) }
+        return json
     }
 }

@@ -22,21 +22,14 @@ struct ControlPlaneClient: Sendable {
 
     /// Calls `path` (under /api) and returns the JSON answer; a non-2xx answer throws `Failure`.
     func call(_ method: String, _ path: String, body: JSON? = nil) async throws -> JSON {
-        var headers: Headers = ["Authorization": InternalToken.header(secret: secret), "Host": "internal"]
-        if body != nil { headers.set("Content-Type", "application/json") }
         let split = path.split(separator: "?", maxSplits: 1)
-        let request = Request(method: method, url: URLParts(scheme: "https", host: "internal", path: "/api" + split[0],
-                                                            query: split.count > 1 ? String(split[1]) : nil),
-                              headers: headers, body: body?.bytes ?? [])
-        let response = try await service.fetch(request)
-        let bytes = try await response.bodyBytes()
-        let value = (try? JSON.parse(bytes)) ?? .null
-        guard (200..<300).contains(response.status) else {
-            let message = value["error"]?.string ?? String(decoding: bytes.prefix(200), as: UTF8.self)
+        let answer = try await ServiceCall.send(service, secret: secret, method, "/api" + split[0],
+                                                query: split.count > 1 ? String(split[1]) : nil, body: body)
+        guard answer.succeeded else {
             // The control plane's 5xx are ours to report as a bad gateway; its 4xx pass through.
-            throw Failure(status: response.status >= 500 ? 502 : response.status, publicMessage: message)
+            throw Failure(status: answer.status >= 500 ? 502 : answer.status, publicMessage: answer.errorMessage)
         }
-        return value
+        return answer.json ?? .null
     }
 
     /// The identity fields the control plane records for a participant.
