@@ -252,6 +252,16 @@ struct SlackBotTests {
         #expect(opusStarted.slackText.contains("Claude Opus 4.5"))
         let newest = try await world.sessions(count: 2).first { $0["title"] as? String == "bump the version" }
         #expect(newest?["model"] as? String == "claude-opus-4-5", "\(String(describing: newest))")
+
+        // The thread's mapping is stored with no expiry (the original's lapsed after 24 h). Read from the
+        // KV database itself, once the runtime is gone (it holds its databases exclusively).
+        world.runtime.crash()
+        let folder = world.runtime.stateDirectory + "/apps/slack-bot/objects/__kv_SLACK_KV"
+        let database = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasSuffix(".sqlite") })
+        let query = "import sqlite3, sys; print('|'.join(map(str, sqlite3.connect(sys.argv[1]).execute("
+            + "\"SELECT key, coalesce(expires, 'never') FROM kv WHERE key = ?\", (sys.argv[2],)).fetchone() or ())))"
+        let row = try Fixtures.run(["python3", "-c", query, folder + "/" + database, "thread:C0GADGETS:\(thread)"])
+        #expect(row.trimmingCharacters(in: .whitespacesAndNewlines) == "thread:C0GADGETS:\(thread)|never", "\(row)")
     }
 
     @Test("classifier: the LLM's JSON picks the repository; garbage or an unknown repository from it falls back to keyword scoring; when unsure the bot asks with select_repo, and the choice continues the pending request once")
