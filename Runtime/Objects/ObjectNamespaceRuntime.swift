@@ -10,6 +10,11 @@ final class ObjectNamespaceRuntime: ObjectNamespace, ObjectDelivery, @unchecked 
     /// it). Read on the object loops, written by a deploy: hence the lock.
     private let code: Mutex<(objectClass: any DurableObject.Type, version: Int)>
     let ids: ObjectIDs
+    /// Ids of recently used names: deriving one costs two HMACs, a large share of a small request.
+    private let namedIDs = Mutex<[String: ObjectID]>([:])
+    /// Names cached at most; the cache starts over when full. Longer names are not cached.
+    static let namedIDCacheEntries = 4096
+    static let namedIDCacheNameBytes = 256
     let directory: String
     unowned let runtime: ObjectRuntime
 
@@ -30,7 +35,16 @@ final class ObjectNamespaceRuntime: ObjectNamespace, ObjectDelivery, @unchecked 
         code.withLock { $0 = (objectClass, $0.version + 1) }
     }
 
-    func idFromName(_ name: String) -> ObjectID { ids.fromName(name) }
+    func idFromName(_ name: String) -> ObjectID {
+        guard name.utf8.count <= Self.namedIDCacheNameBytes else { return ids.fromName(name) }
+        if let id = namedIDs.withLock({ $0[name] }) { return id }
+        let id = ids.fromName(name)
+        namedIDs.withLock { cache in
+            if cache.count >= Self.namedIDCacheEntries { cache.removeAll(keepingCapacity: true) }
+            cache[name] = id
+        }
+        return id
+    }
     func newUniqueId() -> ObjectID { ids.unique() }
     func idFromString(_ hex: String) throws -> ObjectID { try ids.parse(hex) }
     func get(_ id: ObjectID) -> ObjectStub { ObjectStub(id: id, delivery: self) }

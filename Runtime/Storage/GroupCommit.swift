@@ -158,7 +158,7 @@ public final class GroupCommit: EndOfTurnHandler {
         guard storage.walPages >= ObjectStorage.checkpointPages, !storage.database.inTransaction,
               storage.durableSequence == storage.committedSequence else { return }
         do {
-            try storage.database.checkpoint()
+            try storage.database.checkpoint(truncate: false)
             storage.walPages = 0
         } catch {
             // A failed checkpoint loses nothing (the WAL still holds every commit); try again later.

@@ -99,7 +99,7 @@ public enum JournalRecovery {
         do {
             alarm = try database.scalar("SELECT value FROM _rt_meta WHERE name = 'alarm'")?.int.map(Int64.init)
             // Durable on its own from here on, so the journal can go.
-            try database.checkpoint()
+            try database.checkpoint(truncate: true)
         } catch {
             throw JournalError("commit journal: cannot finish \(name): \(error)")
         }

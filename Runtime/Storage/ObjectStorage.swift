@@ -65,9 +65,10 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
 
     /// WAL pages past which a checkpoint runs after the commit is durable (about 4 MiB at 4 KiB pages).
     public static let checkpointPages: Int32 = 1000
-    /// WAL pages past which closing the database checkpoints it first. Below, the WAL stays as it is
+    /// WAL file length past which closing the database checkpoints it and truncates the WAL first
+    /// (about 64 one-page commits, or a long WAL a checkpoint restarted). Below, the WAL stays as it is
     /// (durable already) and closing does no I/O, which keeps evicting many objects cheap.
-    public static let closeCheckpointPages: Int32 = 64
+    public static let closeCheckpointBytes = 256 * 1024
 
     public init(path: String, groupCommit: GroupCommit) throws {
         let existed = access(path, F_OK) == 0
@@ -96,13 +97,15 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     /// Closes the database. Call only when nothing is pending (`isIdle`).
     ///
     /// Closing does not checkpoint (the WAL already holds every commit durably, or the commit journal
-    /// does until its retirement syncs this WAL), unless the WAL has grown past `closeCheckpointPages`:
+    /// does until its retirement syncs this WAL), unless the WAL file is longer than `closeCheckpointBytes`:
     /// then a checkpoint with full syncs folds it into the database file first, so closed objects do
     /// not keep large WALs on disk.
     public func close() {
         capture?.end()
         journalOperations = []
-        if walPages > Self.closeCheckpointPages, !database.inTransaction { try? database.checkpoint() }
+        if !database.inTransaction, database.walFileBytes > Self.closeCheckpointBytes {
+            try? database.checkpoint(truncate: true)
+        }
         sqlite3_wal_hook(database.handle, nil, nil)
         database.close()
     }
@@ -121,7 +124,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         if let broken { throw broken }
         guard !database.inTransaction else { return }
         do {
-            try database.execute("BEGIN")
+            try database.executeCached("BEGIN")
         } catch {
             if database.inTransaction { try? database.execute("ROLLBACK") }
             throw StorageError.sql(code: error.code, message: error.message)
@@ -138,7 +141,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     /// durable (a new database, a schema change, or a table a changeset cannot describe).
     func commit() throws(SQLiteError) -> [JournalOperation]? {
         let next = lsn + 1
-        try database.query(Self.writeLSN, [.integer(Int64(next))])
+        try database.executeCached(Self.writeLSN, [.integer(Int64(next))])
         var operations: [JournalOperation]? = nil
         if journalPath != nil {
             var logged = journalOperations
@@ -155,7 +158,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         }
         journalOperations = []
         database.sawSchemaChange = false
-        try database.execute("COMMIT")
+        try database.executeCached("COMMIT")
         lsn = next
         committedSequence = writeSequence
         if let change = alarmInTransaction {
@@ -290,7 +293,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
             throw StorageError.valueTooLarge(bytes: value.count, limit: StorageLimits.maxValueBytes)
         }
         try beginWrite()
-        _ = try run { try database.query("INSERT OR REPLACE INTO _rt_kv (key, value) VALUES (?, ?)", [.text(key), .blob(value)]) }
+        try run { try database.executeCached("INSERT OR REPLACE INTO _rt_kv (key, value) VALUES (?, ?)", [.text(key), .blob(value)]) }
         log(.put(key: key, value: value))
     }
 
@@ -311,7 +314,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     public func delete(_ key: String) throws -> Bool {
         try Self.check(key: key)
         try beginWrite()
-        _ = try run { try database.query("DELETE FROM _rt_kv WHERE key = ?", [.text(key)]) }
+        try run { try database.executeCached("DELETE FROM _rt_kv WHERE key = ?", [.text(key)]) }
         let existed = database.changes > 0
         if existed { log(.delete(key: key)) }
         return existed
@@ -413,7 +416,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
 
     public func setAlarm(atMilliseconds time: Int64) throws {
         try beginWrite()
-        _ = try run { try database.query("INSERT OR REPLACE INTO _rt_meta (name, value) VALUES ('alarm', ?)", [.integer(time)]) }
+        try run { try database.executeCached("INSERT OR REPLACE INTO _rt_meta (name, value) VALUES ('alarm', ?)", [.integer(time)]) }
         log(.setAlarm(time))
         alarmInTransaction = .some(time)
         alarmRunning = false
@@ -434,7 +437,7 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
 
     public func deleteAlarm() throws {
         try beginWrite()
-        _ = try run { try database.query("DELETE FROM _rt_meta WHERE name = 'alarm'") }
+        try run { try database.executeCached("DELETE FROM _rt_meta WHERE name = 'alarm'") }
         log(.deleteAlarm)
         alarmInTransaction = .some(nil)
     }

@@ -1,5 +1,8 @@
 import CSQLite
 import RuntimeAPI
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One SQLite database file, opened in WAL mode. Generic: it knows nothing of objects.
 ///
@@ -24,6 +27,9 @@ public final class SQLiteDatabase {
 
     /// Statements kept prepared per database.
     static let statementCacheSize = 64
+    /// The WAL length a checkpoint leaves the file at (SQLite's `journal_size_limit`): room for about
+    /// a thousand one-page commits, the WAL length `ObjectStorage` checkpoints at.
+    public static let walKeptBytes = 4 * 1024 * 1024 + 256 * 1024
 
     public init(path: String) throws(SQLiteError) {
         self.path = path
@@ -57,7 +63,10 @@ public final class SQLiteDatabase {
             // then does not churn inodes, which ext4 pays for dearly when it allocates the next one.
             var persist: Int32 = 1
             sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
-            try execute("PRAGMA journal_size_limit=0")
+            // A WAL keeps its length when a checkpoint restarts it: the next commits then overwrite
+            // pages the file already has, about a third the cost of appending to a freshly truncated
+            // one on ext4. Restarts trim it back to this length.
+            try execute("PRAGMA journal_size_limit=\(Self.walKeptBytes)")
             try execute("PRAGMA wal_autocheckpoint=0")
             try execute("PRAGMA foreign_keys=ON")
         } catch {
@@ -115,9 +124,21 @@ public final class SQLiteDatabase {
         return try statement.run().rows
     }
 
-    /// The first column of the first row of a runtime query.
+    /// The first column of the first row of a runtime query (prepared once and cached).
     public func scalar(_ sql: String, _ bindings: [SQLValue] = []) throws(SQLiteError) -> SQLValue? {
-        try query(sql, bindings).first?.first
+        let statement = try cached(sql)
+        statement.bind(bindings)
+        defer { statement.reset() }
+        return try statement.step() ? statement.column(0) : nil
+    }
+
+    /// Runs one statement of the runtime's own SQL that returns no rows (BEGIN, COMMIT, an INSERT),
+    /// prepared once and cached: the per-commit statements then skip SQLite's parser.
+    public func executeCached(_ sql: String, _ bindings: [SQLValue] = []) throws(SQLiteError) {
+        let statement = try cached(sql)
+        statement.bind(bindings)
+        defer { statement.reset() }
+        while try statement.step() {}
     }
 
     /// Rows changed by the last statement.
@@ -289,15 +310,24 @@ public final class SQLiteDatabase {
 
     // MARK: Checkpoints
 
-    /// Copies the WAL into the database file and truncates the WAL, with full fsyncs (the only place this
-    /// database syncs on its own). Runs on the loop thread; the caller keeps it rare.
-    public func checkpoint() throws(SQLiteError) {
+    /// Copies the WAL into the database file, with full fsyncs (the only place this database syncs on
+    /// its own). With `truncate` the WAL file is cut to zero length afterwards; without, it keeps its
+    /// length and the next commit starts overwriting it from the beginning. Runs on the loop thread; the
+    /// caller keeps it rare.
+    public func checkpoint(truncate: Bool) throws(SQLiteError) {
         try execute("PRAGMA synchronous=FULL")
         defer { try? execute("PRAGMA synchronous=OFF") }
         var logFrames: Int32 = 0
         var checkpointed: Int32 = 0
-        let result = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &checkpointed)
+        let mode = truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_RESTART
+        let result = sqlite3_wal_checkpoint_v2(handle, nil, mode, &logFrames, &checkpointed)
         guard result == SQLITE_OK else { throw SQLiteError(result, db: handle, sql: "checkpoint") }
+    }
+
+    /// Bytes the WAL file takes on disk (0 when there is none).
+    public var walFileBytes: Int {
+        var info = stat()
+        return stat(walPath, &info) == 0 ? Int(info.st_size) : 0
     }
 }
 

@@ -26,6 +26,17 @@ struct ObjectRuntimeTests {
             var forged = Array(a.hex)
             forged[0] = forged[0] == "0" ? "1" : "0"
             #expect(throws: ObjectIDError.wrongNamespace("COUNTER")) { try counters.idFromString(String(forged)) }
+
+            // Ids of names are cached: past the cache's size (it then starts over), and for names too
+            // long to cache, every id is still the one the name derives, and valid in its namespace.
+            let names = (0..<5000).map { "name-\($0)" } + [String(repeating: "long", count: 100)]
+            let first = names.map { counters.idFromName($0) }
+            #expect(Set(first.map(\.hex)).count == names.count)
+            for (name, id) in zip(names, first) {
+                #expect(counters.idFromName(name) == id)
+                #expect(try counters.idFromString(id.hex) == id)
+                #expect(probes.idFromName(name) != id)
+            }
         }
     }
 

@@ -165,29 +165,39 @@ struct DurabilityTests {
         }
     }
 
-    @Test("a WAL past checkpointPages is checkpointed and truncated once durable, keeping the data")
+    @Test("a WAL past checkpointPages is checkpointed once durable and then reused from its start; closing truncates a long one")
     func checkpointWhenLarge() async throws {
         try await withStorage { bench in
             let storage = bench.storage
+            let walPath = storage.database.walPath
             let value = [UInt8](repeating: 0x5A, count: StorageLimits.maxValueBytes)
             // 40 values of 128 KiB are about 1300 pages of 4 KiB, past the 1000-page threshold.
             for index in 0..<40 { try storage.put("big-\(index)", value) }
             try await storage.waitUntilDurable()
             #expect(storage.walPages == 0)
-            var info = stat()
-            #expect(stat(storage.database.walPath, &info) == 0)
-            #expect(info.st_size == 0)
+            // The checkpoint keeps the file's length, so the next commits overwrite pages it has.
+            #expect(Self.fileBytes(walPath) > SQLiteDatabase.walKeptBytes)
 
-            // Small commits afterwards do not checkpoint, and the WAL keeps working after truncation.
+            // A small commit afterwards does not checkpoint; it restarts the WAL at its first frame and
+            // SQLite trims the file to walKeptBytes.
             try storage.put("small", [1])
             try await storage.waitUntilDurable()
-            #expect(storage.walPages > 0)
-            #expect(stat(storage.database.walPath, &info) == 0)
-            #expect(info.st_size > 0)
+            #expect(storage.walPages > 0 && storage.walPages < 10)
+            #expect(Self.fileBytes(walPath) == SQLiteDatabase.walKeptBytes)
+
+            // Closing a database whose WAL file is longer than closeCheckpointBytes folds the WAL into
+            // the database and truncates it.
             let reopened = try bench.reopen()
+            #expect(Self.fileBytes(walPath) == 0)
             #expect(try reopened.list().count == 41)
             #expect(try reopened.get("big-39") == value)
+            #expect(try reopened.get("small") == [1])
         }
+    }
+
+    static func fileBytes(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : -1
     }
 
     // MARK: Failure
