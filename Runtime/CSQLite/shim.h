@@ -20,4 +20,15 @@ static inline int csqlite_enable_defensive(sqlite3 *db) {
 static inline int csqlite_disable_checkpoint_on_close(sqlite3 *db) {
     return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
 }
+
+/// Lookaside: per-connection slots SQLite serves small allocations from. The default (about 120 KiB
+/// per connection) is sized for one big connection, not thousands of small ones.
+static inline int csqlite_set_lookaside(sqlite3 *db, int slotBytes, int slots) {
+    return sqlite3_db_config(db, SQLITE_DBCONFIG_LOOKASIDE, (void *)0, slotBytes, slots);
+}
+
+/// The same as PRAGMA foreign_keys=ON, without parsing a statement at every open.
+static inline int csqlite_enable_foreign_keys(sqlite3 *db) {
+    return sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FKEY, 1, (int *)0);
+}
 #endif

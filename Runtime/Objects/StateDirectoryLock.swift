@@ -4,8 +4,9 @@ import Glibc
 
 /// An exclusive lock on a runtime's state directory (flock on `runtime.lock`), held for the runtime's
 /// life. Two runtimes on one state directory would replay and delete each other's commit journals and
-/// fight over database locks; the second one is refused at start instead. The kernel drops the lock
-/// when the process dies, so a crash never leaves it stale.
+/// write the same databases, which take no file locks of their own (`SQLiteDatabase.vfs`): this lock
+/// is what keeps them apart, so the second one is refused at start. The kernel drops the lock when the
+/// process dies, so a crash never leaves it stale.
 final class StateDirectoryLock: @unchecked Sendable {
     private var fd: Int32
 

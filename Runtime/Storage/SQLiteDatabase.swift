@@ -25,6 +25,17 @@ public final class SQLiteDatabase {
     var sawSchemaChange = false
     private var closed = false
 
+    /// SQLite's unix VFS without file locks. Each database has one connection, in one process, and
+    /// `StateDirectoryLock` keeps other runtimes out of the state directory, so POSIX locks guard
+    /// nothing here. Their cost is real: the locking VFS keeps every open file in one linked list that
+    /// each open and close walks, and with thousands of objects open that walk was most of the cost of
+    /// opening one. Without shared-memory methods SQLite allows WAL only in exclusive locking mode,
+    /// which every connection sets first.
+    public static let vfs = "unix-none"
+    /// Lookaside slots per connection: 16 of 1200 bytes (SQLite's default is about 100, 120 KiB), since
+    /// a loop keeps thousands of object databases open and each is used by small statements.
+    static let lookasideSlotBytes: Int32 = 1200
+    static let lookasideSlots: Int32 = 16
     /// Statements kept prepared per database.
     static let statementCacheSize = 64
     /// The WAL length a checkpoint leaves the file at (SQLite's `journal_size_limit`): room for about
@@ -35,7 +46,7 @@ public final class SQLiteDatabase {
         self.path = path
         var db: OpaquePointer? = nil
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let result = sqlite3_open_v2(path, &db, flags, nil)
+        let result = sqlite3_open_v2(path, &db, flags, Self.vfs)
         guard result == SQLITE_OK, let db else {
             // sqlite3_open_v2 returns a handle even on failure; it must be closed either way.
             let error = SQLiteError(result, db: db, sql: nil)
@@ -45,6 +56,7 @@ public final class SQLiteDatabase {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
+        _ = csqlite_set_lookaside(db, Self.lookasideSlotBytes, Self.lookasideSlots)
         _ = csqlite_enable_defensive(db)
         sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, Int32(StorageLimits.maxStatementBytes))
         sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, Int32(StorageLimits.maxBindings))
@@ -67,8 +79,8 @@ public final class SQLiteDatabase {
             // pages the file already has, about a third the cost of appending to a freshly truncated
             // one on ext4. Restarts trim it back to this length.
             try execute("PRAGMA journal_size_limit=\(Self.walKeptBytes)")
-            try execute("PRAGMA wal_autocheckpoint=0")
-            try execute("PRAGMA foreign_keys=ON")
+            sqlite3_wal_autocheckpoint(db, 0)
+            _ = csqlite_enable_foreign_keys(db)
         } catch {
             sqlite3_close(db)
             throw error

@@ -2,6 +2,9 @@ import ExamplesApp
 import RuntimeAPI
 import RuntimeObjects
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Durable Objects")
 struct ObjectRuntimeTests {
@@ -37,6 +40,26 @@ struct ObjectRuntimeTests {
                 #expect(try counters.idFromString(id.hex) == id)
                 #expect(probes.idFromName(name) != id)
             }
+        }
+    }
+
+    @Test("a second runtime on the same state directory is refused while the first holds it, and may start once it stops")
+    func stateDirectoryIsExclusive() async throws {
+        try await withStateDirectory { directory in
+            let first = try ObjectsHarness(stateDirectory: directory)
+            let stub = try first.namespace("COUNTER").get(name: "shared")
+            #expect(try await stub.run(as: Counter.self) { try $0.increment(by: 1) } == 1)
+            // Object databases take no file locks (SQLiteDatabase.vfs): this refusal is the only guard.
+            #expect {
+                _ = try ObjectsHarness(stateDirectory: directory)
+            } throws: { error in
+                "\(error)".contains("is in use by another runtime (pid \(getpid()))")
+            }
+            first.stop()
+            let second = try ObjectsHarness(stateDirectory: directory)
+            defer { second.stop() }
+            let again = try second.namespace("COUNTER").get(name: "shared")
+            #expect(try await again.run(as: Counter.self) { try $0.increment(by: 1) } == 2)
         }
     }
 
