@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "RuntimeIO", "RuntimeHTTP", "RuntimeWebSocket", "RuntimeCrypto",
+                "RuntimeIO", "RuntimeHTTP", "RuntimeWebSocket", "RuntimeCrypto", "RuntimeDeploy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -166,15 +166,7 @@ public final class ObjectRuntime: @unchecked Sendable {
     }
 
     /// Objects with a live instance, across loops.
-    public func liveInstances() async -> Int {
-        var total = 0
-        for objects in perLoop {
-            total += await withCheckedContinuation { continuation in
-                objects.loop.execute { continuation.resume(returning: objects.liveInstances) }
-            }
-        }
-        return total
-    }
+    public func liveInstances() async -> Int { await sumOverLoops { $0.liveInstances } }
 
     /// Evictions ask `trimmer` to give freed memory back to the system (set once, before serving).
     public func setMemoryTrimmer(_ trimmer: MemoryTrimmer) {
@@ -182,25 +174,51 @@ public final class ObjectRuntime: @unchecked Sendable {
     }
 
     /// Hibernatable WebSockets open across loops.
-    public func openWebSockets() async -> Int {
-        var total = 0
+    public func openWebSockets() async -> Int { await sumOverLoops { $0.openWebSockets } }
+
+    /// Instances created since start, across loops.
+    public func instancesCreated() async -> Int { await sumOverLoops { $0.instancesCreated } }
+
+    /// What the storage of this runtime's objects has done since start, across loops: the admin API's
+    /// stats, and `bench object`'s commits per fdatasync.
+    public struct StorageCounters: Sendable, Equatable {
+        /// Implicit transactions committed.
+        public var commits = 0
+        /// Commits the commit journal made durable (the rest synced their own WAL).
+        public var journaledCommits = 0
+        /// fdatasyncs that acknowledged writes waited for: journal syncs plus direct WAL syncs.
+        public var fdatasyncs = 0
+        public init() {}
+    }
+
+    public func storageCounters() async -> StorageCounters {
+        var total = StorageCounters()
         for objects in perLoop {
-            total += await withCheckedContinuation { continuation in
-                objects.loop.execute { continuation.resume(returning: objects.openWebSockets) }
+            let counters = await onLoop(of: objects) { objects -> StorageCounters in
+                var counters = StorageCounters()
+                counters.commits = objects.groupCommit.commitCount
+                counters.journaledCommits = objects.groupCommit.journaledCount
+                counters.fdatasyncs = objects.groupCommit.directSyncCount + (objects.groupCommit.journal?.flushCount ?? 0)
+                return counters
             }
+            total.commits += counters.commits
+            total.journaledCommits += counters.journaledCommits
+            total.fdatasyncs += counters.fdatasyncs
         }
         return total
     }
 
-    /// Instances created since start, across loops.
-    public func instancesCreated() async -> Int {
+    /// `read` of every loop's objects, run on that loop, summed.
+    private func sumOverLoops(_ read: @escaping @Sendable (LoopObjects) -> Int) async -> Int {
         var total = 0
-        for objects in perLoop {
-            total += await withCheckedContinuation { continuation in
-                objects.loop.execute { continuation.resume(returning: objects.instancesCreated) }
-            }
-        }
+        for objects in perLoop { total += await onLoop(of: objects, read) }
         return total
+    }
+
+    private func onLoop<T: Sendable>(of objects: LoopObjects, _ read: @escaping @Sendable (LoopObjects) -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            objects.loop.execute { continuation.resume(returning: read(objects)) }
+        }
     }
 
     /// Evicts every idle object now (tests; shutdown closes databases this way).

@@ -14,7 +14,8 @@ import RuntimeIO
 /// - `POST /v1/apps/<name>/activate` `{"version": N}` — load and switch to version N
 /// - `POST /v1/apps/<name>/secrets/reload` — the app's env picks up changed secrets
 /// - `GET  /v1/apps/<name>/tail` — live JSON lines (requests and logs), until the client goes away
-/// - `GET  /v1/apps/<name>/stats` — objects in memory, objects created, hibernatable sockets open
+/// - `GET  /v1/apps/<name>/stats` — objects in memory, objects created, hibernatable sockets open, and
+///   storage commits and the fdatasyncs they waited for (`builtin` names the built-in app)
 final class AdminServer: @unchecked Sendable {
     let loop: Loop
     private var listener: Listener?
@@ -88,11 +89,16 @@ final class AdminResponder: HTTPResponder, @unchecked Sendable {
         case ("GET", 4, "v1") where parts[1] == "apps" && parts[3] == "tail":
             return tail(parts[2])
         case ("GET", 4, "v1") where parts[1] == "apps" && parts[3] == "stats":
-            guard let app = registry.app(parts[2]) else { return Self.json(404, ["error": "no app named \(parts[2]) is deployed"]) }
+            guard let app = registry.app(parts[2]) ?? (parts[2] == AppRegistry.builtinName ? registry.builtin : nil) else {
+                return Self.json(404, ["error": "no app named \(parts[2]) is deployed"])
+            }
+            let storage = await app.objects.storageCounters()
             return Self.json(200, ["name": app.name, "version": app.version,
                                    "liveObjects": await app.objects.liveInstances(),
                                    "objectsCreated": await app.objects.instancesCreated(),
-                                   "webSockets": await app.objects.openWebSockets()])
+                                   "webSockets": await app.objects.openWebSockets(),
+                                   "storage": ["commits": storage.commits, "journaledCommits": storage.journaledCommits,
+                                               "fdatasyncs": storage.fdatasyncs]])
         default:
             return Self.json(404, ["error": "no admin route \(request.method) \(request.url.path)"])
         }

@@ -83,6 +83,8 @@ public final class AppRegistry: @unchecked Sendable {
     }
 
     public func app(_ name: String) -> Active? { table.withLock { $0.apps[name] } }
+    /// The built-in app (the fallback for requests no deployed route matches), once set.
+    var builtin: Active? { table.withLock { $0.fallback } }
     public var deployedApps: [Active] { table.withLock { Array($0.apps.values) }.sorted { $0.name < $1.name } }
 
     /// The host lowercased, without a port. Scans UTF-8 bytes: this runs for every request.

@@ -30,6 +30,8 @@ public final class GroupCommit: EndOfTurnHandler {
     /// Commits made and batches synced, for tests and `bench`.
     public private(set) var commitCount = 0
     public private(set) var syncCount = 0
+    /// fdatasyncs of objects' own WALs, database files and directories (the direct path).
+    public private(set) var directSyncCount = 0
 
     final class Batch {
         let number: UInt64
@@ -127,6 +129,7 @@ public final class GroupCommit: EndOfTurnHandler {
         }
         for descriptor in descriptors {
             batch.pendingSyncs += 1
+            directSyncCount += 1
             FileSync.start(loop: loop, fd: descriptor.fd) { [weak self] result in
                 if descriptor.close { close(descriptor.fd) }
                 if result < 0 {

@@ -177,6 +177,31 @@ struct DeployTests {
         #expect(FileManager.default.fileExists(atPath: world.state + "/apps/alpha/objects/COUNTER"))
         #expect(FileManager.default.fileExists(atPath: world.state + "/apps/beta/objects/COUNTER"))
     }
+
+    @Test("the admin stats count an app's storage commits and the fdatasyncs they waited for")
+    func storageStats() async throws {
+        let world = try DeployWorld()
+        defer { world.stop() }
+        let unknown = try world.stats("nothing-here")
+        #expect((unknown["error"] as? String)?.contains("no app named nothing-here") == true)
+        let before = try #require(world.stats("builtin")["storage"] as? [String: Int])
+        #expect(before == ["commits": 0, "journaledCommits": 0, "fdatasyncs": 0])
+
+        // One connection, one increment at a time: each is its own turn, so its own commit, and its
+        // response waits until a sync has made it durable.
+        let client = try RawClient(port: world.port)
+        for expected in 1...20 {
+            try client.send("POST /counter/stats/increment HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 200 && response.text == "\(expected)\n")
+        }
+        let after = try #require(world.stats("builtin")["storage"] as? [String: Int])
+        #expect(after["commits"] == 20)
+        // The new database's first commit syncs its own WAL, file and directory; the journal carries
+        // the other nineteen.
+        #expect(after["journaledCommits"] == 19)
+        #expect((after["fdatasyncs"] ?? 0) >= 20)
+    }
 }
 
 // MARK: - Fixtures

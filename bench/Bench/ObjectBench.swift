@@ -8,7 +8,8 @@ import Glibc
 /// `bench object`: committed Durable Object writes per second. Each request increments one of `--objects`
 /// counters (picked at random) through the runtime's built-in counter app, so every 200 is a write that
 /// was durable (fdatasynced) before its response left. Printed beside the disk's single-thread fsync
-/// rate, measured first in `--fsync-dir` (put it on the disk of the runtime's state directory).
+/// rate, measured first in `--fsync-dir` (put it on the disk of the runtime's state directory). With
+/// `--state-dir`, also the runtime's own count of commits and fdatasyncs, and its CPU time per write.
 struct ObjectBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "object",
@@ -34,6 +35,9 @@ struct ObjectBench: ParsableCommand {
 
     @Option(help: "Directory on the disk to measure the single-thread fsync rate in.")
     var fsyncDir = ".runtime-state"
+
+    @Option(help: "State directory of the runtime under load, on this machine: then its commits, the fdatasyncs they waited for, and its CPU time per write are reported too.")
+    var stateDir: String?
 
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
@@ -68,13 +72,21 @@ struct ObjectBench: ParsableCommand {
                     + "Content-Length: 0\r\n\r\n").utf8)
             }
         }
+        var probe: RuntimeProbe? = nil
+        if let stateDir {
+            let attached = RuntimeProbe.attach(stateDirectory: stateDir, app: "builtin")
+            probe = attached.probe
+            if let problem = attached.problem { progress("warning: not reporting the runtime's own numbers: \(problem)") }
+        }
         if let warm = Duration.parse(warmup), warm > .zero {
             _ = LoadRun.segment(group: group, target: target, connections: connections, length: warm,
                                 label: "warm-up", makeRequestSource: source)
         }
+        let before = Self.sample(probe)
         let segment = LoadRun.segment(group: group, target: target, connections: connections,
                                       length: Duration.parse(duration)!, label: "\(objects) objects",
                                       makeRequestSource: source)
+        let after = Self.sample(probe)
         var result = TargetResult(name: "\(objects) objects, \(connections) connections")
         result.add(segment)
         let writes = Double(result.requests - result.non2xx) / (Double(result.nanoseconds) / 1e9)
@@ -85,8 +97,18 @@ struct ObjectBench: ParsableCommand {
             + "max \(String(format: "%.3f", result.maxMilliseconds))")
         print("disk fdatasync/s    \(Int(fsyncRate))   (one thread, 4 KiB writes, in \(fsyncDir))")
         print("ratio               \(String(format: "%.1f", writes / max(fsyncRate, 1)))x the single-thread fsync rate")
+        var runtimeDocument: [String: Any]? = nil
+        if let before, let after {
+            let commits = after.commits - before.commits
+            let syncs = after.fdatasyncs - before.fdatasyncs
+            let written = max(result.requests - result.non2xx, 1)
+            let cpuMicroseconds = (after.cpuSeconds - before.cpuSeconds) * 1e6 / Double(written)
+            print("runtime             \(commits) commits, \(syncs) fdatasyncs (\(String(format: "%.1f", Double(commits) / Double(max(syncs, 1)))) commits each), "
+                + "CPU \(String(format: "%.1f", cpuMicroseconds)) us per write")
+            runtimeDocument = ["commits": commits, "fdatasyncs": syncs, "cpu_us_per_write": cpuMicroseconds]
+        }
         if let json {
-            let document: [String: Any] = [
+            var document: [String: Any] = [
                 "date": ISO8601DateFormatter().string(from: Date()), "command": CommandLine.arguments.joined(separator: " "),
                 "objects": objects, "connections": connections, "duration": duration,
                 "committed_writes_per_second": writes, "fsync_per_second": fsyncRate,
@@ -94,8 +116,22 @@ struct ObjectBench: ParsableCommand {
                 "latency_ms": ["p50": result.percentile(50), "p90": result.percentile(90),
                                "p99": result.percentile(99), "max": result.maxMilliseconds],
             ]
+            if let runtimeDocument { document["runtime"] = runtimeDocument }
             let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
+
+extension ObjectBench {
+    /// A sample of the runtime under load, or nil (with a warning) when it cannot be read.
+    static func sample(_ probe: RuntimeProbe?) -> RuntimeProbe.Sample? {
+        guard let probe else { return nil }
+        do {
+            return try probe.sample()
+        } catch {
+            progress("warning: cannot read the runtime's numbers: \(error)")
+            return nil
         }
     }
 }

@@ -43,6 +43,20 @@ enum ProcessStatus {
         throw .missingField(path: path, field: "Max open files")
     }
 
+    /// CPU time the process has used, user plus system, in seconds: fields 14 and 15 of /proc/PID/stat
+    /// (clock ticks), counted after the command name, which may itself hold spaces.
+    static func cpuSeconds(pid: Int32) throws(ProcessStatusError) -> Double {
+        let path = "/proc/\(pid)/stat"
+        let text = try read(path)
+        guard let close = text.lastIndex(of: ")") else { throw .missingField(path: path, field: "comm") }
+        // After "pid (comm) " come state (field 3) onwards; utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw .missingField(path: path, field: "utime/stime")
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// How many descriptors the process has open (entries of /proc/PID/fd), or nil when that is not readable.
     static func openDescriptors(pid: Int32) -> Int? {
         guard let directory = opendir("/proc/\(pid)/fd") else { return nil }
