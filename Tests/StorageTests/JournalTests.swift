@@ -224,6 +224,45 @@ struct JournalTests {
         }
     }
 
+    @Test("after a checkpoint restarts the WAL, the commits that overwrite its old frames come back from the journal after a power cut")
+    func replayAfterRestartedWAL() async throws {
+        try await withJournal { bench in
+            var storage = try bench.open("object")
+            let walPath = storage.database.walPath
+            try storage.sql.exec("CREATE TABLE players (id INTEGER PRIMARY KEY, name TEXT, score INTEGER)")
+            try await storage.waitUntilDurable()
+            let big = [UInt8](repeating: 0x5A, count: StorageLimits.maxValueBytes)
+            for index in 0..<40 { try storage.put("big-\(index)", big) }
+            try await storage.waitUntilDurable()
+            // Past checkpointPages: checkpointed with full syncs. The WAL file keeps its length and its
+            // frames, already in the database, until the next commit restarts it from the top.
+            #expect(storage.walPages == 0)
+            #expect(DurabilityTests.fileBytes(walPath) > SQLiteDatabase.walKeptBytes)
+            // What the disk holds now: the checkpoint fdatasynced both files.
+            try bench.snapshot("object", as: "disk")
+
+            let journaledBefore = bench.groupCommit.journaledCount
+            for round in 0..<20 {
+                try storage.put("small-\(round)", [UInt8(round)])
+                try storage.sql.exec("INSERT INTO players (name, score) VALUES (?, ?)", .text("p\(round)"), .integer(Int64(round)))
+                try await storage.waitUntilDurable()
+            }
+            #expect(bench.groupCommit.journaledCount - journaledBefore == 20)
+            let expected = try Dump(storage)
+            #expect(expected.lsn == 22)
+            storage.close()
+
+            // Power cut: the restarted WAL's new frames never reached the disk; the old ones are back.
+            try bench.restore("object", from: "disk")
+            let report = try JournalRecovery.recover(root: bench.root, directory: bench.journalDirectory)
+            #expect(report.applied == 20)
+            storage = try bench.open("object")
+            defer { storage.close() }
+            #expect(try Dump(storage) == expected)
+            #expect(try storage.get("big-39") == big)
+        }
+    }
+
     @Test("recovery skips records the database already has (the usual crash: the page cache survived)")
     func replaySkipsWhatIsThere() async throws {
         try await withJournal { bench in
