@@ -13,7 +13,7 @@ import Glibc
 struct ObjectBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "object",
-        abstract: "Durable Object write load: committed writes/s and latency, beside this disk's fsync rate.")
+        abstract: "Durable Object write load: committed writes/s and latency, beside this disk's fsync rate (or, with --reads, the same path reading).")
 
     @Option(help: "Base URL of a runtime serving the built-in app (its /counter/<name>/increment route).")
     var url = "http://127.0.0.1:8787"
@@ -36,6 +36,9 @@ struct ObjectBench: ParsableCommand {
     @Option(help: "Directory on the disk to measure the single-thread fsync rate in.")
     var fsyncDir = ".runtime-state"
 
+    @Flag(help: "Read the counters (GET) instead of incrementing them: the same path through the objects without a write, for comparison.")
+    var reads = false
+
     @Option(help: "State directory of the runtime under load, on this machine: then its commits, the fdatasyncs they waited for, and its CPU time per write are reported too.")
     var stateDir: String?
 
@@ -52,9 +55,12 @@ struct ObjectBench: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        progress("measuring single-thread fsync rate in \(fsyncDir) ...")
-        let fsyncRate = try FsyncProbe.rate(directory: fsyncDir, seconds: 2)
-        progress("  \(Int(fsyncRate)) fdatasync/s")
+        var fsyncRate = 0.0
+        if !reads {
+            progress("measuring single-thread fsync rate in \(fsyncDir) ...")
+            fsyncRate = try FsyncProbe.rate(directory: fsyncDir, seconds: 2)
+            progress("  \(Int(fsyncRate)) fdatasync/s")
+        }
         let target = try TargetURL(url.hasSuffix("/") ? String(url.dropLast()) : url)
         let group = try LoopGroup(count: threads, namePrefix: "bench")
         defer {
@@ -64,12 +70,13 @@ struct ObjectBench: ParsableCommand {
         let objectCount = objects
         let host = target.hostHeader
         let prefix = target.path == "/" ? "" : target.path
+        let reading = reads
         let source: @Sendable () -> () -> [UInt8] = {
             var generator = SystemRandomNumberGenerator()
             return {
                 let object = Int.random(in: 0..<objectCount, using: &generator)
-                return Array(("POST \(prefix)/counter/bench-\(object)/increment HTTP/1.1\r\nHost: \(host)\r\n"
-                    + "Content-Length: 0\r\n\r\n").utf8)
+                let line = reading ? "GET \(prefix)/counter/bench-\(object)/" : "POST \(prefix)/counter/bench-\(object)/increment"
+                return Array((line + " HTTP/1.1\r\nHost: \(host)\r\nContent-Length: 0\r\n\r\n").utf8)
             }
         }
         var probe: RuntimeProbe? = nil
@@ -90,32 +97,43 @@ struct ObjectBench: ParsableCommand {
         var result = TargetResult(name: "\(objects) objects, \(connections) connections")
         result.add(segment)
         let writes = Double(result.requests - result.non2xx) / (Double(result.nanoseconds) / 1e9)
+        let unit = reads ? "read" : "write"
         print("")
-        print("committed writes/s  \(Int(writes))   (errors \(result.errors), non-2xx \(result.non2xx))")
+        print((reads ? "reads/s             " : "committed writes/s  ") + "\(Int(writes))   (errors \(result.errors), non-2xx \(result.non2xx))")
         print("latency ms          p50 \(String(format: "%.3f", result.percentile(50)))  "
             + "p90 \(String(format: "%.3f", result.percentile(90)))  p99 \(String(format: "%.3f", result.percentile(99)))  "
             + "max \(String(format: "%.3f", result.maxMilliseconds))")
-        print("disk fdatasync/s    \(Int(fsyncRate))   (one thread, 4 KiB writes, in \(fsyncDir))")
-        print("ratio               \(String(format: "%.1f", writes / max(fsyncRate, 1)))x the single-thread fsync rate")
+        if !reads {
+            print("disk fdatasync/s    \(Int(fsyncRate))   (one thread, 4 KiB writes, in \(fsyncDir))")
+            print("ratio               \(String(format: "%.1f", writes / max(fsyncRate, 1)))x the single-thread fsync rate")
+        }
         var runtimeDocument: [String: Any]? = nil
         if let before, let after {
             let commits = after.commits - before.commits
             let syncs = after.fdatasyncs - before.fdatasyncs
             let written = max(result.requests - result.non2xx, 1)
             let cpuMicroseconds = (after.cpuSeconds - before.cpuSeconds) * 1e6 / Double(written)
-            print("runtime             \(commits) commits, \(syncs) fdatasyncs (\(String(format: "%.1f", Double(commits) / Double(max(syncs, 1)))) commits each), "
-                + "CPU \(String(format: "%.1f", cpuMicroseconds)) us per write")
-            runtimeDocument = ["commits": commits, "fdatasyncs": syncs, "cpu_us_per_write": cpuMicroseconds]
+            if reads {
+                print("runtime             CPU \(String(format: "%.1f", cpuMicroseconds)) us per read (\(commits) commits)")
+            } else {
+                print("runtime             \(commits) commits, \(syncs) fdatasyncs (\(String(format: "%.1f", Double(commits) / Double(max(syncs, 1)))) commits each), "
+                    + "CPU \(String(format: "%.1f", cpuMicroseconds)) us per \(unit)")
+            }
+            runtimeDocument = ["commits": commits, "fdatasyncs": syncs, "cpu_us_per_request": cpuMicroseconds]
         }
         if let json {
             var document: [String: Any] = [
                 "date": ISO8601DateFormatter().string(from: Date()), "command": CommandLine.arguments.joined(separator: " "),
-                "objects": objects, "connections": connections, "duration": duration,
-                "committed_writes_per_second": writes, "fsync_per_second": fsyncRate,
-                "ratio": writes / max(fsyncRate, 1), "errors": result.errors, "non2xx": result.non2xx,
+                "objects": objects, "connections": connections, "duration": duration, "mode": reads ? "reads" : "writes",
+                (reads ? "reads_per_second" : "committed_writes_per_second"): writes,
+                "errors": result.errors, "non2xx": result.non2xx,
                 "latency_ms": ["p50": result.percentile(50), "p90": result.percentile(90),
                                "p99": result.percentile(99), "max": result.maxMilliseconds],
             ]
+            if !reads {
+                document["fsync_per_second"] = fsyncRate
+                document["ratio"] = writes / max(fsyncRate, 1)
+            }
             if let runtimeDocument { document["runtime"] = runtimeDocument }
             let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: json))
