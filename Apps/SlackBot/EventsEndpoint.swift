@@ -9,15 +9,7 @@ struct EventsEndpoint: Sendable {
     let ctx: ExecutionContext
 
     func handle(_ request: Request) async throws -> Response {
-        guard let secret = config.slackSigningSecret, let slack = SlackAPI(config) else {
-            throw HTTPError(503, BotConfig.slackNotConfigured)
-        }
-        try RequestBody.requireSize(request, limit: Limits.maxEventBodyBytes)
-        do {
-            try SlackSignature.verify(request, secret: secret)
-        } catch {
-            throw HTTPError(401, "unauthorized: \(error)")
-        }
+        let slack = try SlackSignature.verifiedClient(for: request, config: config, bodyLimit: Limits.maxEventBodyBytes)
         let payload = try RequestBody.object(request.body)
         switch payload["type"]?.string {
         case "url_verification":

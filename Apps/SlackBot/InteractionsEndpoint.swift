@@ -17,15 +17,7 @@ struct InteractionsEndpoint: Sendable {
     static let maxValueBytes = 256
 
     func handle(_ request: Request) async throws -> Response {
-        guard let secret = config.slackSigningSecret, let slack = SlackAPI(config) else {
-            throw HTTPError(503, BotConfig.slackNotConfigured)
-        }
-        try RequestBody.requireSize(request, limit: Limits.maxInteractionBodyBytes)
-        do {
-            try SlackSignature.verify(request, secret: secret)
-        } catch {
-            throw HTTPError(401, "unauthorized: \(error)")
-        }
+        let slack = try SlackSignature.verifiedClient(for: request, config: config, bodyLimit: Limits.maxInteractionBodyBytes)
         guard let text = RequestBody.form(request.body)["payload"] else { throw HTTPError(400, "payload: missing form field") }
         guard text.utf8.count <= Self.maxPayloadBytes else { throw HTTPError(413, "payload over \(Self.maxPayloadBytes) bytes") }
         let payload = try RequestBody.object(Array(text.utf8))
@@ -58,7 +50,7 @@ struct InteractionsEndpoint: Sendable {
             }
             let threadTs = (message["thread_ts"] ?? container["thread_ts"])?.string ?? menuTs
             guard Identifiers.isSlackID(threadTs) else { throw HTTPError(400, "message.thread_ts: expected a timestamp") }
-            let selection = try RepoSelection(slack: slack, env: env, config: config)
+            let selection = try MentionFlow(slack: slack, env: env, config: config)
             let menu = PostedMessage(channel: channel, ts: menuTs)
             ctx.waitUntil {
                 do {

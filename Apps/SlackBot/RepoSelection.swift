@@ -1,20 +1,9 @@
 import RuntimeAPI
 
-/// The answer to "Which repository is this about?" (`select_repo`): the thread's pending request
-/// starts its session on the chosen repository, once; the menu is replaced by the choice.
-struct RepoSelection: Sendable {
-    let slack: SlackAPI
-    let controlPlane: ControlPlaneClient
-    let store: BotStore
-    let config: BotConfig
-
-    init(slack: SlackAPI, env: Env, config: BotConfig) throws {
-        self.slack = slack
-        controlPlane = try ControlPlaneClient(env, config: config)
-        store = try BotStore(env)
-        self.config = config
-    }
-
+/// The answer to "Which repository is this about?" (`select_repo`), the mention flow's second half:
+/// the thread's pending request starts its session on the chosen repository, once; the menu is
+/// replaced by the choice.
+extension MentionFlow {
     func continueRequest(chosenBy user: String, repoID: String, channel: String, threadTs: String, menu: PostedMessage) async throws {
         guard let pending = try await store.takePending(channel: channel, threadTs: threadTs) else {
             try await slack.postMessage(channel: channel, threadTs: threadTs,
@@ -33,7 +22,6 @@ struct RepoSelection: Sendable {
         }
         let request = SlackRequest(text: pending.message, user: pending.userID, channel: channel, threadTs: threadTs,
                                    threadContext: pending.threadContext)
-        let starter = SessionStarter(slack: slack, controlPlane: controlPlane, store: store, config: config)
         try await starter.start(request, repo: repo, note: "Chosen by <@\(user)>.")
     }
 }

@@ -24,6 +24,21 @@ enum SlackSignature {
         }
     }
 
+    /// What every endpoint Slack calls checks first: the bot is configured (503), the body is within
+    /// `bodyLimit` (413), and Slack signed it (401). Returns the Slack client to answer with.
+    static func verifiedClient(for request: Request, config: BotConfig, bodyLimit: Int) throws -> SlackAPI {
+        guard let secret = config.slackSigningSecret, let slack = SlackAPI(config) else {
+            throw HTTPError(503, BotConfig.slackNotConfigured)
+        }
+        try RequestBody.requireSize(request, limit: bodyLimit)
+        do {
+            try verify(request, secret: secret)
+        } catch {
+            throw HTTPError(401, "unauthorized: \(error)")
+        }
+        return slack
+    }
+
     /// Checks the request's signature headers against its raw body.
     static func verify(_ request: Request, secret: String, nowSeconds: Int64 = WallClock.milliseconds() / 1000)
         throws(Failure) {

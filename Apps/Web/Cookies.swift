@@ -40,10 +40,14 @@ enum Form {
     /// Most fields read from one form.
     static let maxFields = 64
 
+    /// True when the body says it is an `application/x-www-form-urlencoded` form.
+    static func isForm(_ request: Request) -> Bool {
+        (request.headers["content-type"]?.lowercased() ?? "").hasPrefix("application/x-www-form-urlencoded")
+    }
+
     static func fields(_ request: Request) throws -> [String: String] {
         guard request.body.count <= maxBodyBytes else { throw HTTPError(413, "form body over \(maxBodyBytes) bytes") }
-        let type = request.headers["content-type"]?.lowercased() ?? ""
-        guard type.hasPrefix("application/x-www-form-urlencoded") else {
+        guard isForm(request) else {
             throw HTTPError(415, "expected an application/x-www-form-urlencoded form")
         }
         var fields: [String: String] = [:]

@@ -11,7 +11,7 @@ struct SessionActions: Sendable {
     private func client() throws -> ControlPlaneClient { try ControlPlaneClient(web.env, config: web.config) }
 
     func create() async throws -> Response {
-        let fields = try Form.fields(web.request)
+        let fields = try web.form()
         var owner = (fields["owner"] ?? "").trimmingSpaces
         var name = (fields["name"] ?? "").trimmingSpaces
         if let repository = fields["repository"], !repository.isEmpty {
@@ -58,7 +58,7 @@ struct SessionActions: Sendable {
         default:
             throw HTTPError(404, "no action \(action)")
         }
-        let back = WebContext.safeNext(try? Form.fields(web.request)["next"])
+        let back = WebContext.safeNext(try? web.form()["next"])
         return Page.redirect(back == "/" ? "/sessions" : back)
     }
 }

@@ -66,7 +66,7 @@ struct SignIn: Sendable {
 
     func finishDevelopment() async throws -> Response {
         guard config.devSignInAllowed else { throw HTTPError(404, "the development sign-in is off") }
-        let fields = try Form.fields(web.request)
+        let fields = try web.form()
         let next = try await consumeState(fields["state"])
         let login = (fields["login"] ?? "").lowercased()
         guard !login.isEmpty, login.utf8.count <= Self.maxLoginBytes,

@@ -7,12 +7,21 @@ struct WebContext: Sendable {
     let env: Env
     let config: WebConfig
     let templates: Templates
+    /// A form POST's fields, parsed once: the CSRF check and the handler both read them.
+    private let parsedForm: Result<[String: String], any Error>?
 
     init(request: Request, env: Env) {
         self.request = request
         self.env = env
         config = WebConfig(env)
         templates = Templates(assets: env.assets)
+        parsedForm = request.method == "POST" && Form.isForm(request) ? Result { try Form.fields(request) } : nil
+    }
+
+    /// The request's form fields (`Form.fields`, with its errors).
+    func form() throws -> [String: String] {
+        if let parsedForm { return try parsedForm.get() }
+        return try Form.fields(request)
     }
 
     var secure: Bool { config.isSecure(request) }
@@ -32,8 +41,8 @@ struct WebContext: Sendable {
             throw HTTPError(403, "cross-origin request refused")
         }
         var presented = request.headers["x-csrf-token"]
-        if presented == nil, (request.headers["content-type"] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded") {
-            presented = try Form.fields(request)["_csrf"]
+        if presented == nil, Form.isForm(request) {
+            presented = try form()["_csrf"]
         }
         guard let presented, Crypto.constantTimeEqual(Array(presented.utf8), Array(session.csrfToken.utf8)) else {
             throw HTTPError(403, "missing or wrong CSRF token; reload the page and try again")

@@ -15,7 +15,7 @@ Prints "port N" once listening on 127.0.0.1, then serves until stdin closes.
 import json
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from fake_http import JSONHandler, serve_until_stdin_closes
 
 API_KEY = sys.argv[1]
 lock = threading.Lock()
@@ -24,19 +24,7 @@ script = {"text": "I am fairly sure it is the widgets one, but I would not bet o
 ids = iter(range(1, 1_000_000))
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class Handler(JSONHandler):
 
     def error(self, status, kind, message):
         self.reply(status, {"type": "error", "error": {"type": kind, "message": message}})
@@ -79,8 +67,4 @@ class Handler(BaseHTTPRequestHandler):
                          "usage": {"input_tokens": 100, "output_tokens": len(text.split())}})
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-print(f"port {server.server_address[1]}", flush=True)
-sys.stdin.read()
-server.shutdown()
+serve_until_stdin_closes(Handler)

@@ -17,7 +17,7 @@ import json
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from fake_http import JSONHandler, serve_until_stdin_closes
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -47,19 +47,7 @@ def verify_jwt(token):
         return False
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class Handler(JSONHandler):
 
     def handle_any(self, method):
         length = int(self.headers.get("Content-Length") or 0)
@@ -119,8 +107,4 @@ class Handler(BaseHTTPRequestHandler):
         self.handle_any("POST")
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-print(f"port {server.server_address[1]}", flush=True)
-sys.stdin.read()
-server.shutdown()
+serve_until_stdin_closes(Handler)

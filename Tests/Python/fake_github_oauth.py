@@ -17,7 +17,7 @@ import json
 import secrets
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from fake_http import JSONHandler, serve_until_stdin_closes
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 CLIENT_ID, CLIENT_SECRET = sys.argv[1], sys.argv[2]
@@ -33,11 +33,7 @@ def user_id(login):
         return user_ids.setdefault(login, 1000 + len(user_ids))
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
+class Handler(JSONHandler):
 
     def send(self, status, body, content_type="application/json", headers=()):
         data = body if isinstance(body, bytes) else (json.dumps(body).encode() if content_type == "application/json" else body.encode())
@@ -118,8 +114,4 @@ class Handler(BaseHTTPRequestHandler):
         self.handle_any("POST")
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-print(f"port {server.server_address[1]}", flush=True)
-sys.stdin.read()
-server.shutdown()
+serve_until_stdin_closes(Handler)

@@ -23,7 +23,7 @@ import json
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from fake_http import JSONHandler, serve_until_stdin_closes
 from urllib.parse import parse_qs
 
 BOT_TOKEN = sys.argv[1]
@@ -41,21 +41,8 @@ def next_ts():
     return f"{BASE_TS}.{next(counter):06d}"
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body, headers=None):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+class Handler(JSONHandler):
+    json_content_type = "application/json; charset=utf-8"
 
     def read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -150,8 +137,4 @@ class Handler(BaseHTTPRequestHandler):
         return {"ok": False, "error": "unknown_method"}
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-print(f"port {server.server_address[1]}", flush=True)
-sys.stdin.read()
-server.shutdown()
+serve_until_stdin_closes(Handler)

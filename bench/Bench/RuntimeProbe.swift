@@ -13,6 +13,10 @@ struct RuntimeProbe {
         var cpuSeconds: Double
     }
 
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
     let client: AdminClient
     let pid: Int32
     /// The app whose objects take the load (`bench object` drives the built-in counter).
@@ -34,7 +38,7 @@ struct RuntimeProbe {
         let reply = try client.call("GET", "/v1/apps/\(app)/stats")
         guard reply.status == 200, let storage = reply.json?["storage"] as? [String: Any],
               let commits = storage["commits"] as? Int, let fdatasyncs = storage["fdatasyncs"] as? Int else {
-            throw ProcessStatusError.missingField(path: client.url + "/v1/apps/\(app)/stats", field: "storage")
+            throw Failure(description: "\(client.url)/v1/apps/\(app)/stats answered \(reply.status) without storage counters: \(reply.errorText)")
         }
         return Sample(commits: commits, fdatasyncs: fdatasyncs, cpuSeconds: try ProcessStatus.cpuSeconds(pid: pid))
     }
