@@ -1,4 +1,5 @@
 import RuntimeAPI
+import Synchronization
 
 /// A Slack thread's session (KV `thread:{channel}:{threadTs}`). Kept with no expiry: a thread keeps
 /// reaching its session however long it sleeps (the original's 24 h TTL broke that).
@@ -48,19 +49,43 @@ struct PendingRequest: Sendable, Equatable {
     }
 }
 
-/// The bot's state in the SLACK_KV namespace. Every key is built from ids `Identifiers` checked, so
-/// none can reach another's key space.
+/// The bot's state. What must be taken exactly once (event and callback claims, pending requests) is
+/// in the `SLACK_DB` SQL database, where one statement claims or takes atomically; KV has no
+/// compare-and-set, so two deliveries in the same instant would both pass a get-then-put. The rest
+/// (threads, model preferences, the repository cache) is in the `SLACK_KV` namespace. Every key is
+/// built from ids `Identifiers` checked, so none can reach another's key space.
 struct BotStore: Sendable {
     let kv: any KVNamespace
+    let database: any SQLDatabase
 
     static let binding = "SLACK_KV"
+    static let databaseBinding = "SLACK_DB"
 
-    init(_ env: Env) throws { kv = try env.keyValue(Self.binding) }
+    private static let schema = """
+        CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS claims_expiry ON claims (expires_at);
+        CREATE TABLE IF NOT EXISTS pending_requests (
+          thread_key TEXT PRIMARY KEY, request TEXT NOT NULL, expires_at INTEGER NOT NULL)
+        """
+
+    /// Whether this module version created the schema already.
+    private static let ready = Mutex(false)
+
+    init(_ env: Env) throws {
+        kv = try env.keyValue(Self.binding)
+        database = try env.database(Self.databaseBinding)
+    }
+
+    private func prepare() async throws {
+        if Self.ready.withLock({ $0 }) { return }
+        _ = try await database.exec(Self.schema, [])
+        Self.ready.withLock { $0 = true }
+    }
 
     // MARK: Deduplication
 
-    /// True the first time `eventID` is seen within `Lifetimes.eventDedupe`. KV has no compare-and-set,
-    /// so two deliveries in the same instant could both pass; Slack's retries come seconds apart.
+    /// True the first time `eventID` is seen within `Lifetimes.eventDedupe`, also when two deliveries
+    /// race.
     func claimEvent(_ eventID: String) async throws -> Bool {
         try await claim("event:" + eventID, for: Lifetimes.eventDedupe)
     }
@@ -72,13 +97,22 @@ struct BotStore: Sendable {
     }
 
     func releaseCallback(sessionID: String, messageID: String) async throws {
-        try await kv.delete("callback:\(sessionID):\(messageID)")
+        try await prepare()
+        _ = try await database.exec("DELETE FROM claims WHERE key = ?", .text("callback:\(sessionID):\(messageID)"))
     }
 
-    private func claim(_ key: String, for lifetime: Duration) async throws -> Bool {
-        guard try await kv.get(key) == nil else { return false }
-        try await kv.put(key, string: String(WallClock.milliseconds()), expiresIn: lifetime)
-        return true
+    /// One statement inserts the claim, or takes over an expired one; it writes a row only for the
+    /// caller that wins. Expired claims are pruned on the way.
+    private func claim(_ key: String, for lifetime: Duration, now: Int64 = WallClock.milliseconds()) async throws -> Bool {
+        try await prepare()
+        let results = try await database.batch([
+            ("DELETE FROM claims WHERE expires_at <= ? AND key <> ?", [.integer(now), .text(key)]),
+            ("""
+             INSERT INTO claims (key, expires_at) VALUES (?, ?)
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE claims.expires_at <= ?
+             """, [.text(key), .integer(now + Self.milliseconds(lifetime)), .integer(now)]),
+        ])
+        return results.last?.rowsWritten == 1
     }
 
     // MARK: Threads
@@ -99,16 +133,26 @@ struct BotStore: Sendable {
 
     // MARK: Pending requests
 
-    func savePending(_ request: PendingRequest, channel: String, threadTs: String) async throws {
-        try await kv.put(Self.pendingKey(channel, threadTs), request.json.bytes, expiresIn: Lifetimes.pendingRequest)
+    func savePending(_ request: PendingRequest, channel: String, threadTs: String, now: Int64 = WallClock.milliseconds()) async throws {
+        try await prepare()
+        _ = try await database.batch([
+            ("DELETE FROM pending_requests WHERE expires_at <= ?", [.integer(now)]),
+            ("INSERT OR REPLACE INTO pending_requests (thread_key, request, expires_at) VALUES (?, ?, ?)",
+             [.text(Self.pendingKey(channel, threadTs)), .text(request.json.text),
+              .integer(now + Self.milliseconds(Lifetimes.pendingRequest))]),
+        ])
     }
 
-    /// The pending request of the thread, removed so it is answered once.
-    func takePending(channel: String, threadTs: String) async throws -> PendingRequest? {
-        let key = Self.pendingKey(channel, threadTs)
-        guard let pending = try await read(key).flatMap(PendingRequest.init) else { return nil }
-        try await kv.delete(key)
-        return pending
+    /// The pending request of the thread, removed in the same statement so it is answered once even
+    /// when two selections race.
+    func takePending(channel: String, threadTs: String, now: Int64 = WallClock.milliseconds()) async throws -> PendingRequest? {
+        try await prepare()
+        let taken = try await database.exec(
+            "DELETE FROM pending_requests WHERE thread_key = ? RETURNING request, expires_at",
+            .text(Self.pendingKey(channel, threadTs)))
+        guard let row = taken.rows.first, let expiresAt = row["expires_at"]?.int, Int64(expiresAt) > now,
+              let text = row["request"]?.string, let json = try? JSON.parse(text) else { return nil }
+        return PendingRequest(json)
     }
 
     static func pendingKey(_ channel: String, _ threadTs: String) -> String { "pending:\(channel):\(threadTs)" }
@@ -126,6 +170,10 @@ struct BotStore: Sendable {
     }
 
     // MARK: Helpers
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
 
     /// A stored JSON value; a value that no longer parses reads as missing.
     func read(_ key: String) async throws -> JSON? {

@@ -15,7 +15,7 @@ struct SlackBotTests {
     /// Slack message timestamps, unique per test run.
     static func ts(_ n: Int) -> String { "\(SlackBotWorld.now()).\(String(format: "%06d", n))" }
 
-    @Test("unconfigured: /health answers, /events and /interactions 503; then bad signatures, stale timestamps, malformed and oversized bodies are refused with no side effects; url_verification; a replayed event id does nothing")
+    @Test("unconfigured: /health answers, /events and /interactions 503; then bad signatures, stale timestamps, malformed and oversized bodies are refused with no side effects; url_verification; a replayed event id does nothing, also when six deliveries race")
     func signaturesAndRefusals() async throws {
         let world = try await Self.world(slackSecrets: false)
         defer { world.stop() }
@@ -124,6 +124,23 @@ struct SlackBotTests {
         #expect(callsAfterReplay.count == callsAfterFirst + 1, "only the App Home publish: \(callsAfterReplay.dropFirst(callsAfterFirst).map(\.slackMethod))")
         #expect(try await world.sessions().count == 1, "the replay started no second session")
         #expect(try await world.messages(sessions[0]["id"] as? String ?? "").count == 1, "the replay sent no second prompt")
+
+        // Deliveries of one event that race (a retry while the first is still in flight) are handled once.
+        let racing = Array(try JSONSerialization.data(withJSONObject: SlackBotWorld.envelope(
+            SlackBotWorld.mention("<@U0BOT> the gadgets export is empty", channel: "C0GENERAL", ts: Self.ts(5)), id: "Ev0RACE")))
+        let deliveries = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<6 { group.addTask { try await world.signedPost("/events", body: racing).status } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(deliveries == Array(repeating: 200, count: 6))
+        try await world.sessions(count: 2)
+        let barrier = try await world.slackCalls().count
+        #expect(try await world.event(SlackBotWorld.envelope(["type": "app_home_opened", "user": "U0ALICE", "tab": "home"],
+                                                             id: "Ev0HOME2")).status == 200)
+        try await world.slackCall(after: barrier) { $0.slackMethod == "views.publish" }
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await world.sessions().count == 2, "six racing deliveries started one session")
+        #expect(try await world.slackCalls().filter { $0.slackText.hasPrefix("Session started") }.count == 2)
     }
 
     @Test("a mention starts a session on the channel's repository (Working on, View Session, Session started; a 429's Retry-After honoured); a reply in the thread goes to the same session; bots and empty mentions; the App Home model picker sets the next session's model")
@@ -264,7 +281,7 @@ struct SlackBotTests {
         #expect(row.trimmingCharacters(in: .whitespacesAndNewlines) == "thread:C0GADGETS:\(thread)|never", "\(row)")
     }
 
-    @Test("classifier: the LLM's JSON picks the repository; garbage or an unknown repository from it falls back to keyword scoring; when unsure the bot asks with select_repo, and the choice continues the pending request once")
+    @Test("classifier: the LLM's JSON picks the repository; garbage or an unknown repository from it falls back to keyword scoring; when unsure the bot asks with select_repo, and the choice continues the pending request once, also when two choices race")
     func classifier() async throws {
         let world = try await Self.world(anthropic: true)
         defer { world.stop() }
@@ -322,17 +339,24 @@ struct SlackBotTests {
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await world.sessions().count == 4, "no session while the repository is unknown")
 
-        let choice: [String: Any] = [
-            "type": "block_actions", "user": ["id": "U0CAROL"], "channel": ["id": "C0RANDOM"],
-            "message": ["ts": menuTs, "thread_ts": thread, "type": "message"],
-            "container": ["type": "message", "message_ts": menuTs, "channel_id": "C0RANDOM", "thread_ts": thread],
-            "actions": [["action_id": "select_repo", "type": "static_select", "selected_option": ["value": "acme/gadgets"]]],
-        ]
+        let makeChoice: @Sendable () -> [String: Any] = {
+            ["type": "block_actions", "user": ["id": "U0CAROL"], "channel": ["id": "C0RANDOM"],
+             "message": ["ts": menuTs, "thread_ts": thread, "type": "message"],
+             "container": ["type": "message", "message_ts": menuTs, "channel_id": "C0RANDOM", "thread_ts": thread],
+             "actions": [["action_id": "select_repo", "type": "static_select", "selected_option": ["value": "acme/gadgets"]]]]
+        }
+        let choice = makeChoice()
+        // A double click: two selections at once continue the request once; the other hears it was answered.
         let beforeChoice = try await world.slackCalls().count
-        #expect(try await world.interaction(choice).status == 200)
+        async let firstChoice = world.interaction(makeChoice())
+        async let secondChoice = world.interaction(makeChoice())
+        #expect(try await [firstChoice.status, secondChoice.status] == [200, 200])
         let started = try await world.slackCall(after: beforeChoice) { $0.slackText.hasPrefix("Session started") }
+        let answered = try await world.slackCall(after: beforeChoice) { $0.slackText.contains("expired or was answered already") }
+        #expect(answered.slackBody["thread_ts"] as? String == thread)
         #expect(started.slackBody["thread_ts"] as? String == thread)
         let chosen = try await world.sessions(count: 5).first { $0["title"] as? String == "something is broken" }
+        #expect(try await world.slackCalls().dropFirst(beforeChoice).filter { $0.slackText.hasPrefix("Session started") }.count == 1)
         #expect(chosen?["repoName"] as? String == "gadgets")
         let chosenID = try #require(chosen?["id"] as? String)
         #expect(try await world.messages(chosenID, count: 1).first?["content"] as? String == "something is broken")
