@@ -1,3 +1,4 @@
+import Foundation
 import RuntimeAPI
 
 /// The signed-in pages (reference §4): home, the session list, a new session, and a session.
@@ -68,12 +69,19 @@ struct Pages: Sendable {
         let repository = (state["repoOwner"]?.string ?? "") + "/" + (state["repoName"]?.string ?? "")
         let body = try templates.render("session", [
             "id": id, "title": title, "repository": repository, "model": state["model"]?.string ?? "",
+            "repoURL": web.config.githubURL + "/" + repository,
+            "createdISO": state["createdAt"]?.int.map(Self.isoTime) ?? "",
             "branch": state["branchName"]?.string ?? "", "status": state["status"]?.string ?? "",
             "wsBase": web.config.webSocketBase(for: web.request), "userId": session.user.id,
             "userName": session.user.name, "csrf": session.csrfToken,
         ])
         return Page.html(try Layout(web: web).page(title: title + " · Dispatch", body: body, session: session,
                                                    sidebar: try await sidebar(current: id), bodyClass: "session-page"))
+    }
+
+    /// `2026-12-02T07:30:00Z` from milliseconds since 1970; the page shows it relative to now.
+    static func isoTime(_ milliseconds: Int64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }
 
     static func short(_ error: any Error) -> String {

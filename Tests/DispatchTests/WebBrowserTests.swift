@@ -40,7 +40,7 @@ struct WebBrowserTests {
 }
 
 extension WebBrowserTests {
-    @Test("the session page's question cards, grouped tool calls, PR link and Stop against a scripted sandbox, and a reconnect with replay after an unclean drop")
+    @Test("the session page's question cards, grouped tool calls described by kind, the Tasks and Files changed panels, PR link and Stop against a scripted sandbox, and a reconnect with replay after an unclean drop")
     func interactiveParts() async throws {
         let scratch = NSTemporaryDirectory() + "web-scripted-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)

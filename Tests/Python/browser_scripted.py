@@ -11,10 +11,14 @@ connections without a close frame. Steps, each checked ("FAIL: ..." and exit 1 o
   2. a prompt reaches the sandbox; a question tool call shows a card; choosing an option and Answer
      sends question_answer, which arrives at the sandbox as question_reply with that answer
   3. two calls of one tool in a row are grouped as one "×2" group
+  3b. tools are described by kind (a Bash command, an edit's +/- lines, a ranged Read) with their output
+     folded under them; the Tasks panel shows the latest TodoWrite list and the Files changed panel the
+     completed edits and writes (a failed edit not counted, a repeated status not counted twice); the
+     Session panel links the repository and says when the session was created
   4. an `artifact` event of type pr shows the "View pull request" link
   5. Stop sends stop to the sandbox; its failed completion turns the composer back on
   6. the proxy cuts the browser's WebSocket: the page shows it, reconnects by itself, subscribes
-     again and replays the history (the PR link and the question card are back)
+     again and replays the history (the PR link, the question card, the tasks and files are back)
 """
 import argparse
 import json
@@ -123,6 +127,21 @@ def text_of(selector):
     return " ".join(element.text for element in driver.find_elements(By.CSS_SELECTOR, selector))
 
 
+def wait_equal(get, expected, what, seconds=30):
+    """Waits until get() == expected; on timeout the failure shows what get() last gave."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if (last := get()) == expected:
+            return
+        time.sleep(0.1)
+    fail(f"timed out after {seconds} s waiting for {what}: expected {expected!r}, got {last!r}")
+
+
+def content_of(selector):
+    """Like text_of, but also for elements inside folded <details> (which have no rendered text)."""
+    return " ".join(element.get_attribute("textContent") for element in driver.find_elements(By.CSS_SELECTOR, selector))
+
+
 def sandbox_environment(session_id, seconds=30):
     """The environment of the sandbox process the provider started for this session."""
     deadline = time.time() + seconds
@@ -219,6 +238,58 @@ wait(lambda d: "×2" in text_of(".tool-group[data-tool=read] .tool-count"), "two
 wait(lambda d: "Reading the files" in text_of(".assistant-text"), "the streamed text")
 print("PASS consecutive calls of one tool are grouped", flush=True)
 
+# 3b. tool formatters, Tasks, Files changed, session info
+calls = [
+    ("call-b1", "bash", "completed", {"command": "swift test --filter Login"}, "Test run with 3 tests passed"),
+    ("call-e1", "edit", "running", {"filePath": "Sources/Login.swift", "oldString": "a\nb", "newString": "a\nb\nc"}, None),
+    ("call-e1", "edit", "completed", {"filePath": "Sources/Login.swift", "oldString": "a\nb", "newString": "a\nb\nc"}, None),
+    ("call-e1", "edit", "completed", {"filePath": "Sources/Login.swift", "oldString": "a\nb", "newString": "a\nb\nc"}, None),
+    ("call-e2", "edit", "completed", {"filePath": "Sources/Login.swift", "oldString": "x\ny\nz\n", "newString": "w\n"}, None),
+    ("call-e3", "edit", "error", {"filePath": "Sources/Broken.swift", "oldString": "q", "newString": "r"}, "oldString not found"),
+    ("call-w1", "write", "completed", {"filePath": "Tests/LoginTests.swift", "content": "import Testing\n\n@Test func login() {}\n"}, None),
+    ("call-r9", "read", "completed", {"filePath": "Package.swift", "offset": 10, "limit": 20}, None),
+    ("call-t1", "todowrite", "completed", {"todos": [{"content": "Reproduce the failure", "status": "completed"},
+                                                     {"content": "Fix the login check", "status": "in_progress"},
+                                                     {"content": "Open a pull request", "status": "pending"}]}, None),
+]
+for call_id, tool, status, call_args, output in calls:
+    sandbox.send({"type": "tool_call", "messageId": message_id, "tool": tool, "callId": call_id, "status": status,
+                  "args": call_args, **({"output": output} if output else {})})
+wait(lambda d: "3 tasks, 1 done" in content_of(".tool-group[data-tool=todowrite] .tool-summary"), "the TodoWrite call's line")
+if "$ swift test --filter Login" not in content_of(".tool-group[data-tool=bash] .tool-summary"):
+    fail(f"the Bash line is {content_of('.tool-group[data-tool=bash] .tool-summary')!r}")
+bash_output = driver.find_element(By.CSS_SELECTOR, ".tool-group[data-tool=bash] .tool-output pre")
+if bash_output.get_attribute("textContent") != "Test run with 3 tests passed":
+    fail(f"the Bash output is {bash_output.get_attribute('textContent')!r}")
+edit_lines = [e.get_attribute("textContent") for e in driver.find_elements(By.CSS_SELECTOR, ".tool-group[data-tool=edit] .tool-summary")]
+if edit_lines != ["Sources/Login.swift +3 −2", "Sources/Login.swift +1 −3", "Sources/Broken.swift +1 −1"]:
+    fail(f"the Edit lines are {edit_lines!r}")
+if "Package.swift (lines 11–30)" not in content_of(".tool-group[data-tool=read] .tool-summary"):
+    fail(f"the ranged Read is {content_of('.tool-group[data-tool=read] .tool-summary')!r}")
+previews = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".tool-group[data-tool=edit] .tool-preview")]
+if previews != ["Sources/Broken.swift +1 −1"]:
+    fail(f"the folded Edit group's preview is {previews!r} (its latest call)")
+if "Tests/LoginTests.swift (3 lines)" not in content_of(".tool-group[data-tool=write] .tool-summary"):
+    fail(f"the Write line is {content_of('.tool-group[data-tool=write] .tool-summary')!r}")
+
+
+def panel_state():
+    tasks = [(e.get_attribute("data-state"), " ".join(e.text.split())) for e in driver.find_elements(By.CSS_SELECTOR, "#tasks li")]
+    files = [e.text.split() for e in driver.find_elements(By.CSS_SELECTOR, "#files li")]
+    return tasks, files, text_of("#tasks-count"), text_of("#files-count")
+
+
+expected_panels = ([("completed", "● Reproduce the failure"), ("in_progress", "◐ Fix the login check"),
+                    ("pending", "○ Open a pull request")],
+                   [["Sources/Login.swift", "+4", "−5"], ["Tests/LoginTests.swift", "+3", "−0"]], "1/3", "2")
+wait_equal(panel_state, expected_panels, "the Tasks and Files changed panels")
+repo_link = driver.find_element(By.ID, "repo-link")
+if not repo_link.get_attribute("href").endswith("/acme/widgets") or repo_link.text != "acme/widgets":
+    fail(f"the repository link is {repo_link.get_attribute('href')!r} {repo_link.text!r}")
+if text_of("#created") not in ("just now", "1 minute ago"):
+    fail(f"Created says {text_of('#created')!r}")
+print("PASS tools are described by kind; Tasks, Files changed and the session info are shown", flush=True)
+
 # 4. a pull request artifact
 sandbox.send({"type": "artifact", "messageId": message_id, "artifactType": "pr",
               "url": "https://github.example/acme/widgets/pull/7", "metadata": {"prNumber": 7}})
@@ -244,7 +315,8 @@ wait(lambda d: not d.find_element(By.ID, "banner").get_attribute("hidden") and "
 wait(lambda d: d.find_element(By.ID, "banner").get_attribute("hidden") is not None
      and d.find_element(By.ID, "status").get_attribute("data-state") == "ready", "the page to reconnect", seconds=20)
 wait(lambda d: "Which colour?" in text_of(".question-card") and d.find_element(By.ID, "pr-link").is_displayed()
-     and "ask me something" in text_of(".user-message .bubble"), "the replayed history after the reconnect")
+     and "ask me something" in text_of(".user-message .bubble") and panel_state() == expected_panels,
+     "the replayed history after the reconnect")
 if driver.current_url.rstrip("/").rsplit("/", 1)[1] != session_id:
     fail("the page navigated away instead of reconnecting")
 os.makedirs(args.screenshots, exist_ok=True)

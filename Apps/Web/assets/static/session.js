@@ -24,6 +24,8 @@
     chains: new Map(),    // messageId → chain element
     parts: new Map(),     // messageId:partId → text element
     calls: new Map(),     // callId → tool list item
+    files: new Map(),     // path → {added, removed}, from completed edits and writes
+    counted: new Set(),   // callIds already counted in files
     users: new Map(),     // messageId → user message element
     participants: new Map(),
     pending: null,        // the optimistic user message waiting for its messageId
@@ -103,7 +105,7 @@
         resetTimeline();
         const state = message.state || {};
         if (state.title) $('session-title').textContent = state.title;
-        if (state.branchName) $('branch').textContent = state.branchName;
+        if (state.branchName) setBranch(state.branchName);
         if (state.status) $('session-status').textContent = state.status;
         view.processing = !!state.isProcessing;
         setSandbox(state.sandboxStatus || 'pending');
@@ -165,7 +167,10 @@
     const list = $('messages');
     list.replaceChildren();
     view.chains.clear(); view.parts.clear(); view.calls.clear(); view.users.clear();
+    view.files.clear(); view.counted.clear();
     view.pending = null;
+    renderFiles();
+    $('tasks').replaceChildren(); $('tasks-panel').hidden = true;
     const empty = document.createElement('p');
     empty.className = 'empty'; empty.id = 'messages-empty';
     empty.textContent = 'No messages yet. Write a prompt below; with the shell agent, a prompt is a shell command.';
@@ -241,20 +246,22 @@
 
   function toolCall(event) {
     const tool = String(event.tool || 'tool');
-    if (QUESTION_TOOLS.has(tool.toLowerCase())) return questionCard(event);
+    const name = tool.toLowerCase();
+    if (QUESTION_TOOLS.has(name)) return questionCard(event);
+    const args = event.args || {};
     const id = event.callId || `${event.messageId}:${tool}:${Math.random()}`;
     let item = view.calls.get(id);
     if (!item) {
       const chain = chainFor(event.messageId);
       // Consecutive calls of one tool share a group.
       let group = chain.lastElementChild;
-      if (!group || !group.classList.contains('tool-group') || group.dataset.tool !== tool) {
+      if (!group || !group.classList.contains('tool-group') || group.dataset.tool !== name) {
         group = document.createElement('details');
         group.className = 'tool-group';
-        group.dataset.tool = tool;
+        group.dataset.tool = name;
         const summary = document.createElement('summary');
-        summary.innerHTML = '<span class="tool-name"></span><span class="tool-count"></span>';
-        summary.querySelector('.tool-name').textContent = tool;
+        summary.innerHTML = '<span class="tool-name"></span><span class="tool-count"></span><span class="tool-preview"></span>';
+        summary.querySelector('.tool-name').textContent = TOOL_LABELS[name] || tool;
         group.append(summary, document.createElement('ul'));
         chain.append(group);
       }
@@ -269,13 +276,146 @@
     const badge = item.querySelector('.tool-status');
     badge.className = `tool-status ${status}`;
     badge.textContent = status;
-    item.querySelector('.tool-summary').textContent = describeTool(tool, event.args || {});
+    const line = describeTool(name, args).slice(0, MAX_SUMMARY);
+    item.querySelector('.tool-summary').textContent = line;
+    // A folded group still says what its latest call did.
+    const group = item.closest('.tool-group');
+    if (group.querySelector('ul').lastElementChild === item) group.querySelector('.tool-preview').textContent = line;
+    showOutput(item, event.output);
+    if (name === 'todowrite' && Array.isArray(args.todos)) renderTasks(args.todos);
+    if (status === 'completed' && !view.counted.has(id)) {
+      const change = fileChange(name, args);
+      if (change) { view.counted.add(id); countFileChange(change); }
+    }
   }
 
-  function describeTool(tool, args) {
-    const value = args.command || args.filePath || args.file_path || args.path || args.pattern || args.url || args.query
-      || args.description || '';
-    return String(value).slice(0, 300);
+  /// A tool's output, folded under its line; replaced as later statuses bring more.
+  function showOutput(item, output) {
+    const text = typeof output === 'string' ? output : output == null ? '' : JSON.stringify(output, null, 2);
+    let fold = item.querySelector('.tool-output');
+    if (!text) { if (fold) fold.remove(); return; }
+    if (!fold) {
+      fold = document.createElement('details');
+      fold.className = 'tool-output';
+      fold.innerHTML = '<summary>output</summary><pre></pre>';
+      item.append(fold);
+    }
+    fold.querySelector('pre').textContent = text.length > MAX_OUTPUT ? text.slice(0, MAX_OUTPUT) + '\n…' : text;
+  }
+
+  // MARK: Tool formatters: one line per call (reference §4), under OpenCode's and Claude Code's names
+
+  const TOOL_LABELS = {
+    read: 'Read', edit: 'Edit', multiedit: 'Edit', write: 'Write', bash: 'Bash', grep: 'Grep', glob: 'Glob',
+    list: 'List', ls: 'List', task: 'Task', webfetch: 'Fetch', websearch: 'Search', todowrite: 'Tasks', todoread: 'Tasks',
+    patch: 'Patch',
+  };
+  const MAX_SUMMARY = 300;
+  const MAX_OUTPUT = 8000;
+  const arg = (args, ...names) => { for (const n of names) if (args[n] != null && args[n] !== '') return String(args[n]); return ''; };
+  const pathOf = (args) => arg(args, 'filePath', 'file_path', 'path');
+  const lineCount = (text) => {
+    if (typeof text !== 'string' || text === '') return 0;
+    const lines = text.split('\n').length;
+    return text.endsWith('\n') ? lines - 1 : lines;
+  };
+  const delta = ({ added, removed }) => `+${added} −${removed}`;
+
+  function describeTool(name, args) {
+    switch (name) {
+      case 'read': {
+        const offset = Number(args.offset), limit = Number(args.limit);
+        const range = limit > 0 ? ` (lines ${(offset || 0) + 1}–${(offset || 0) + limit})` : offset > 0 ? ` (from line ${offset + 1})` : '';
+        return pathOf(args) + range;
+      }
+      case 'edit': case 'multiedit': case 'write': {
+        const change = fileChange(name, args);
+        return change ? `${change.path} ${name === 'write' ? `(${change.added} lines)` : delta(change)}` : pathOf(args);
+      }
+      case 'bash': return `$ ${arg(args, 'command')}`;
+      case 'grep': {
+        const where = arg(args, 'path'), only = arg(args, 'include', 'glob');
+        return `“${arg(args, 'pattern')}”${where ? ' in ' + where : ''}${only ? ' (' + only + ')' : ''}`;
+      }
+      case 'glob': { const where = arg(args, 'path'); return arg(args, 'pattern') + (where ? ' in ' + where : ''); }
+      case 'list': case 'ls': return arg(args, 'path') || '.';
+      case 'task': {
+        const kind = arg(args, 'subagent_type', 'subagentType');
+        return arg(args, 'description', 'prompt') + (kind ? ` (${kind})` : '');
+      }
+      case 'webfetch': return arg(args, 'url');
+      case 'websearch': return arg(args, 'query');
+      case 'todowrite': {
+        const todos = Array.isArray(args.todos) ? args.todos : [];
+        return `${todos.length} task${todos.length === 1 ? '' : 's'}, ${todos.filter((t) => t.status === 'completed').length} done`;
+      }
+      case 'todoread': return 'the task list';
+      default: {
+        const first = Object.values(args).find((value) => typeof value === 'string' && value);
+        return first || '';
+      }
+    }
+  }
+
+  // MARK: Files changed, estimated from edits and writes (lines of the new text added, of the old removed)
+
+  function fileChange(name, args) {
+    const path = pathOf(args);
+    if (!path) return null;
+    if (name === 'write') return { path, added: lineCount(arg(args, 'content')), removed: 0 };
+    const edits = name === 'multiedit' && Array.isArray(args.edits) ? args.edits : name === 'edit' ? [args] : null;
+    if (!edits) return null;
+    return edits.reduce((sum, edit) => ({
+      path,
+      added: sum.added + lineCount(arg(edit, 'newString', 'new_string')),
+      removed: sum.removed + lineCount(arg(edit, 'oldString', 'old_string')),
+    }), { path, added: 0, removed: 0 });
+  }
+
+  function countFileChange(change) {
+    const file = view.files.get(change.path) || { added: 0, removed: 0 };
+    file.added += change.added; file.removed += change.removed;
+    view.files.set(change.path, file);
+    renderFiles();
+  }
+
+  function renderFiles() {
+    const list = $('files');
+    list.replaceChildren();
+    for (const [path, file] of [...view.files].sort(([a], [b]) => a.localeCompare(b))) {
+      const item = document.createElement('li');
+      item.dataset.path = path;
+      item.innerHTML = '<span class="file-path"></span> <span class="added"></span> <span class="removed"></span>';
+      item.querySelector('.file-path').textContent = path;
+      item.querySelector('.added').textContent = `+${file.added}`;
+      item.querySelector('.removed').textContent = `−${file.removed}`;
+      list.append(item);
+    }
+    $('files-count').textContent = view.files.size ? String(view.files.size) : '';
+    $('files-panel').hidden = view.files.size === 0;
+  }
+
+  // MARK: Tasks: the latest TodoWrite list
+
+  const TASK_MARKS = { pending: '○', in_progress: '◐', completed: '●', cancelled: '✕' };
+
+  function renderTasks(todos) {
+    const list = $('tasks');
+    list.replaceChildren();
+    for (const todo of todos) {
+      const state = TASK_MARKS[todo.status] ? todo.status : 'pending';
+      const item = document.createElement('li');
+      item.className = `task ${state}`;
+      item.dataset.state = state;
+      item.innerHTML = '<span class="task-mark" aria-hidden="true"></span> <span class="task-text"></span>';
+      item.querySelector('.task-mark').textContent = TASK_MARKS[state];
+      item.querySelector('.task-text').textContent = String(todo.content || todo.title || '');
+      item.title = state.replace('_', ' ');
+      list.append(item);
+    }
+    const done = todos.filter((todo) => todo.status === 'completed').length;
+    $('tasks-count').textContent = todos.length ? `${done}/${todos.length}` : '';
+    $('tasks-panel').hidden = todos.length === 0;
   }
 
   function questionCard(event) {
@@ -423,6 +563,30 @@
     return image;
   }
 
+  // MARK: Session info
+
+  function setBranch(name) {
+    $('branch').textContent = name;
+    $('copy-branch').hidden = !(name && navigator.clipboard);
+  }
+
+  function relativeTime(date) {
+    const seconds = Math.round((Date.now() - date.getTime()) / 1000);
+    if (seconds < 60) return 'just now';
+    for (const [unit, size] of [['day', 86400], ['hour', 3600], ['minute', 60]]) {
+      if (seconds >= size) { const n = Math.floor(seconds / size); return `${n} ${unit}${n === 1 ? '' : 's'} ago`; }
+    }
+    return 'just now';
+  }
+
+  function showCreated() {
+    const created = $('created');
+    const date = new Date(created.getAttribute('datetime'));
+    if (Number.isNaN(date.getTime())) return;
+    created.textContent = relativeTime(date);
+    created.title = date.toLocaleString();
+  }
+
   // MARK: Status and composer
 
   function setConnection(state, label) {
@@ -477,6 +641,12 @@
   $('prompt').addEventListener('input', updateComposer);
   $('stop').addEventListener('click', () => send({ type: 'stop' }));
   $('reconnect').addEventListener('click', () => { view.retries = 0; hideBanner(); connect(); });
+  $('copy-branch').addEventListener('click', () => {
+    navigator.clipboard.writeText($('branch').textContent).then(() => { $('copy-branch').textContent = 'Copied'; });
+  });
+  setBranch($('branch').textContent);
+  showCreated();
+  setInterval(showCreated, 60000);
 
   function showBanner(text) { $('banner-text').textContent = text; $('banner').hidden = false; }
   function hideBanner() { $('banner').hidden = true; }
