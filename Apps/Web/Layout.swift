@@ -85,7 +85,7 @@ struct SessionListView: Sendable {
         for group in active {
             let rows = try group.sessions.map { try row($0, withActions: withActions) }.joined()
             groups += try templates.render("session-group", ["repository": group.repository, "rows": rows,
-                                                            "count": String(group.sessions.count)])
+                                                            "count": String(group.sessions.count), "csrf": csrf])
         }
         if active.isEmpty { groups = try templates.render("session-list-empty", [:]) }
         let archivedRows = try archived.map { try row($0, withActions: withActions) }.joined()

@@ -202,7 +202,7 @@ struct WebAppTests {
         #expect(try await browser.request("GET", "/health").status == 200)
     }
 
-    @Test("the new-session page lists the GitHub App's repositories when there is one")
+    @Test("the new-session page lists the GitHub App's repositories when there is one; each repository group's + starts another session there")
     func repositoryPicker() async throws {
         let scratch = NSTemporaryDirectory() + "web-repos-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -228,6 +228,16 @@ struct WebAppTests {
         #expect(created.status == 303)
         let list = try await browser.request("GET", "/sessions")
         #expect(list.text.contains(fullName.lowercased()))
+
+        // Each repository group has a "+" that starts another session there, with the default model.
+        let group = "<input type=\"hidden\" name=\"repository\" value=\"\(fullName.lowercased())\">"
+        #expect(list.text.contains(group), "the group's new-session form")
+        let again = try await browser.request("POST", "/session/new", form: ["_csrf": csrf, "repository": fullName.lowercased()])
+        #expect(again.status == 303)
+        let sessions = try #require((try await world.control.call("GET", "/sessions").json as? [String: Any])?["sessions"] as? [[String: Any]])
+        #expect(sessions.count == 2)
+        #expect(sessions.allSatisfy { "\($0["repoOwner"]!)/\($0["repoName"]!)".lowercased() == fullName.lowercased() })
+        #expect(sessions.allSatisfy { $0["model"] as? String == "claude-haiku-4-5" }, "\(sessions)")
     }
 
     static func status(_ world: WebWorld, _ id: String) async throws -> String? {
