@@ -291,9 +291,10 @@ extension SessionObject {
         Self.send(socket, ["type": "history_complete"])
     }
 
-    /// The `artifact` of `artifact_created`: `{id, type, url, prNumber?}`.
+    /// The `artifact` of `artifact_created`: `{id, type, url, messageId, prNumber?}`.
     static func artifactMessage(_ artifact: JSON) -> JSON {
-        var message: JSON = ["id": artifact["id"] ?? .null, "type": artifact["type"] ?? .null, "url": artifact["url"] ?? .null]
+        var message: JSON = ["id": artifact["id"] ?? .null, "type": artifact["type"] ?? .null, "url": artifact["url"] ?? .null,
+                             "messageId": artifact["messageId"] ?? .null]
         if let number = artifact["metadata"]?["number"] { message[set: "prNumber"] = number }
         return message
     }

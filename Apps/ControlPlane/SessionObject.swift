@@ -40,6 +40,12 @@ actor SessionObject: DurableObject {
     func prepareSchema() throws {
         guard !schemaReady else { return }
         try state.storage.sql.exec(SessionSchema.statements, [])
+        for added in SessionSchema.addedColumns {
+            // A database from before the column: selecting it fails, so the column is added.
+            if (try? state.storage.sql.exec("SELECT \(added.column) FROM \(added.table) LIMIT 0", [])) == nil {
+                try state.storage.sql.exec(added.sql, [])
+            }
+        }
         schemaReady = true
     }
 

@@ -223,7 +223,8 @@ extension SessionObject {
 
     static func artifactJSON(_ row: SQLRow) -> JSON {
         ["id": row["id"].map(json) ?? .null, "type": row["type"].map(json) ?? .null, "url": row["url"].map(json) ?? .null,
-         "metadata": parsed(row["metadata"]?.string) ?? .null, "createdAt": row["created_at"].map(json) ?? .null]
+         "metadata": parsed(row["metadata"]?.string) ?? .null, "messageId": row["message_id"].map(json) ?? .null,
+         "createdAt": row["created_at"].map(json) ?? .null]
     }
 
     // MARK: The session index

@@ -1,8 +1,15 @@
 /// The session object's tables (reference §1.4), with the columns of the original. Differences, each a
 /// fix: `sandbox.auth_token` holds the SHA-256 of the sandbox token, not the token; `events.part_id`
 /// lets a `token` event be replaced by the next one for the same text part (tokens are cumulative,
-/// so only the last matters), which keeps the event log from filling with partial texts.
+/// so only the last matters), which keeps the event log from filling with partial texts;
+/// `artifacts.message_id` names the prompt that made the artifact.
 enum SessionSchema {
+    /// Columns added after a session's database may have been created, each with the statement that
+    /// adds it: (table, column, ALTER TABLE).
+    static let addedColumns: [(table: String, column: String, sql: String)] = [
+        ("artifacts", "message_id", "ALTER TABLE artifacts ADD COLUMN message_id TEXT"),
+    ]
+
     static let statements = """
         CREATE TABLE IF NOT EXISTS session (
           id TEXT PRIMARY KEY, session_name TEXT NOT NULL, title TEXT NOT NULL, repo_owner TEXT NOT NULL,
@@ -29,7 +36,8 @@ enum SessionSchema {
         CREATE INDEX IF NOT EXISTS events_type ON events (type);
         CREATE INDEX IF NOT EXISTS events_created ON events (created_at);
         CREATE TABLE IF NOT EXISTS artifacts (
-          id TEXT PRIMARY KEY, type TEXT NOT NULL, url TEXT, metadata TEXT, created_at INTEGER NOT NULL);
+          id TEXT PRIMARY KEY, type TEXT NOT NULL, url TEXT, metadata TEXT, created_at INTEGER NOT NULL,
+          message_id TEXT);
         CREATE TABLE IF NOT EXISTS sandbox (
           id TEXT PRIMARY KEY, modal_sandbox_id TEXT, modal_object_id TEXT, snapshot_id TEXT, snapshot_image_id TEXT,
           auth_token TEXT, status TEXT NOT NULL DEFAULT 'pending', git_sync_status TEXT NOT NULL DEFAULT 'pending',

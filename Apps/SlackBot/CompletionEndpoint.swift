@@ -31,7 +31,7 @@ struct CompletionEndpoint: Sendable {
             let controlPlane = try ControlPlaneClient(env, config: config)
             let events = try await controlPlane.events(sessionID: callback.sessionID, messageID: callback.messageID)
             let artifacts = try await controlPlane.artifacts(sessionID: callback.sessionID)
-            let message = CompletionMessage(report: CompletionReport(events: events, artifacts: artifacts), success: callback.success,
+            let message = CompletionMessage(report: CompletionReport(messageID: callback.messageID, events: events, artifacts: artifacts), success: callback.success,
                                             model: callback.model, repoFullName: callback.repoFullName,
                                             sessionURL: config.sessionURL(callback.sessionID))
             try await slack.postMessage(channel: channel, threadTs: threadTs, text: message.fallbackText, blocks: message.blocks)

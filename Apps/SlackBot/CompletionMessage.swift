@@ -1,5 +1,5 @@
 /// The completion message posted in the thread (reference §3): the agent's summary, the pull
-/// requests under "Created:", up to five key actions, a footer with ✅/⚠️ · model · repository, and a
+/// requests under "Created:", branches pushed without one under "Branch pushed", up to five key actions, a footer with ✅/⚠️ · model · repository, and a
 /// View Session button.
 struct CompletionMessage: Sendable {
     let report: CompletionReport
@@ -30,6 +30,11 @@ struct CompletionMessage: Sendable {
                 "• <\(pull.url)|" + (pull.number.map { "Pull request #\($0)" } ?? "Pull request") + ">"
             }
             blocks.append(SlackBlocks.section("*Created:*\n" + lines.joined(separator: "\n")))
+        }
+        if !report.pushedBranches.isEmpty {
+            let lines = report.pushedBranches.map { "• <\($0)|Open a pull request>" }
+            blocks.append(SlackBlocks.section("*Branch pushed*, the pull request is yours to open (the agent had no GitHub token of yours):\n"
+                                              + lines.joined(separator: "\n")))
         }
         if !report.actions.isEmpty {
             var lines = report.actions.map { "• " + $0 }

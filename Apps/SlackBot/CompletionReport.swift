@@ -15,6 +15,8 @@ struct CompletionReport: Sendable, Equatable {
     /// How many more key actions there were than `actions` lists.
     var moreActions: Int
     var pullRequests: [PullRequest]
+    /// Compare pages of branches pushed without a pull request (the author had no GitHub token).
+    var pushedBranches: [String]
     /// `execution_complete`'s error, when the prompt failed.
     var error: String?
 
@@ -22,9 +24,9 @@ struct CompletionReport: Sendable, Equatable {
     static let keyTools: Set<String> = ["edit", "write", "bash"]
 
     /// `events`: the message's events, oldest first (`GET /sessions/:id/events`). `artifacts`: the
-    /// session's (`GET /sessions/:id/artifacts`); only pull requests made while the message ran count,
-    /// which the PR artifacts (they carry no message id) show by their time.
-    init(events: [JSON], artifacts: [JSON]) {
+    /// session's (`GET /sessions/:id/artifacts`); only those of `messageID` count. Artifacts from before
+    /// they carried a message id count when they were made while the message's events were.
+    init(messageID: String, events: [JSON], artifacts: [JSON]) {
         var lastText: String?
         var calls: [JSON] = []
         var callIndex: [String: Int] = [:]
@@ -55,13 +57,24 @@ struct CompletionReport: Sendable, Equatable {
             }
         }
         let times = events.compactMap { $0["createdAt"]?.int }
-        if let first = times.min(), let last = times.max() {
-            for artifact in artifacts where artifact["type"]?.string == "pr" {
-                guard let url = artifact["url"]?.string, Self.isLinkable(url), let created = artifact["createdAt"]?.int,
-                      created >= first, created <= last, !pulls.contains(where: { $0.url == url }) else { continue }
+        func ofThisMessage(_ artifact: JSON) -> Bool {
+            if let owner = artifact["messageId"]?.string { return owner == messageID }
+            guard let first = times.min(), let last = times.max(), let created = artifact["createdAt"]?.int else { return false }
+            return created >= first && created <= last
+        }
+        var branches: [String] = []
+        for artifact in artifacts where ofThisMessage(artifact) {
+            guard let url = artifact["url"]?.string, Self.isLinkable(url) else { continue }
+            switch artifact["type"]?.string {
+            case "pr" where !pulls.contains(where: { $0.url == url }):
                 pulls.append(PullRequest(url: url, number: artifact["metadata"]?["number"]?.int))
+            case "branch" where !branches.contains(url):
+                branches.append(url)
+            default:
+                break
             }
         }
+        pushedBranches = branches
         let described = calls.compactMap(Self.describe)
         summary = lastText.map { Self.truncated($0, limit: Limits.maxSummaryCharacters) }
         actions = Array(described.prefix(Limits.maxKeyActions))

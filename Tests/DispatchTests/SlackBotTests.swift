@@ -374,7 +374,7 @@ struct SlackBotTests {
         #expect(try await world.sessions().count == 5)
     }
 
-    @Test("completion end to end: the prompt finishes, the control plane calls the bot back over the service binding, and the summary, key actions and PR link reach the thread; forged, stale and malformed callbacks are refused; a repeated one is not posted twice")
+    @Test("completion end to end: the prompt finishes, the control plane calls the bot back over the service binding, and the summary, key actions and PR link reach the thread; forged, stale and malformed callbacks are refused; a repeated one is not posted twice; a follow-up by a user without a GitHub token pushes the branch and links the compare page")
     func completionCallback() async throws {
         let world = try await Self.world(provider: true)
         defer { world.stop() }
@@ -478,5 +478,37 @@ struct SlackBotTests {
         try await Task.sleep(for: .milliseconds(500))
         let completions = try await world.slackCalls().filter { $0.slackMethod == "chat.postMessage" && $0.slackText.contains("*Created:*") }
         #expect(completions.count == 1, "one completion message")
+
+        // Bob asks in the same thread and never linked GitHub: the agent's PR call still pushes the branch,
+        // and his completion links GitHub's compare page instead of a PR (and not Alice's PR #1).
+        #expect(try await world.event(SlackBotWorld.envelope(
+            SlackBotWorld.mention("<@U0BOT> also bump the version", channel: "C0WIDGETS", ts: Self.ts(41), threadTs: thread, user: "U0BOB"),
+            id: "Ev3FOLLOWUP")).status == 200)
+        let followUp = try await sandbox.next("prompt", timeout: .seconds(30)) { $0["messageId"] as? String != messageID }
+        let followUpID = try #require(followUp["messageId"] as? String)
+        let pushesBefore = sandbox.messages.count
+        let manual = Task { try await controlPlane.call("POST", "/sessions/\(sessionID)/pr", json: ["title": "Version", "body": "Bumps it"]) }
+        let secondPush = try await sandbox.next("push", after: pushesBefore, timeout: .seconds(30))
+        try sandbox.send(["type": "push_complete", "branchName": secondPush["branchName"] as? String ?? "dispatch/\(sessionID)"])
+        let manualAnswer = try await manual.value
+        #expect(manualAnswer.status == 200, "manual PR: \(manualAnswer.text)")
+        let answerJSON = manualAnswer.json as? [String: Any]
+        #expect(answerJSON?["state"] as? String == "manual")
+        let compare = try #require(answerJSON?["compareUrl"] as? String)
+        #expect(compare == "https://github.example/acme/widgets/compare/main...dispatch/\(sessionID)?expand=1", "\(compare)")
+        #expect((answerJSON?["message"] as? String)?.contains("has no GitHub token") == true, "\(manualAnswer.text)")
+        let pullCalls = try await world.githubCalls().filter { $0["path"] as? String == "/repos/acme/widgets/pulls" }
+        #expect(pullCalls.count == 1, "no second pull request was attempted")
+        let stored = try await controlPlane.call("GET", "/sessions/\(sessionID)/artifacts").json as? [String: Any]
+        let kinds = (stored?["artifacts"] as? [[String: Any]] ?? []).map { "\($0["type"] ?? "")@\($0["messageId"] ?? "")" }
+        #expect(kinds == ["pr@\(messageID)", "branch@\(followUpID)"], "each artifact names its prompt: \(kinds)")
+        try sandbox.send(["type": "token", "messageId": followUpID, "partId": "p1", "content": "Bumped the version."])
+        try sandbox.send(["type": "execution_complete", "messageId": followUpID, "success": true])
+        let second = try await world.slackCall(timeout: .seconds(60)) {
+            $0.slackMethod == "chat.postMessage" && $0.slackText.contains("*Branch pushed*")
+        }
+        #expect(second.slackBody["thread_ts"] as? String == thread)
+        #expect(second.slackText.contains("<\(compare)|Open a pull request>"), "\(second.slackText)")
+        #expect(!second.slackText.contains(prURL), "Alice's PR belongs to her prompt, not Bob's: \(second.slackText)")
     }
 }

@@ -15,7 +15,8 @@ connections without a close frame. Steps, each checked ("FAIL: ..." and exit 1 o
      folded under them; the Tasks panel shows the latest TodoWrite list and the Files changed panel the
      completed edits and writes (a failed edit not counted, a repeated status not counted twice); the
      Session panel links the repository and says when the session was created
-  4. an `artifact` event of type pr shows the "View pull request" link
+  4. a `branch` artifact shows "Open a pull request" (GitHub's compare page); one of type pr then
+     replaces it with the "View pull request" link
   5. Stop sends stop to the sandbox; its failed completion turns the composer back on
   6. the proxy cuts the browser's WebSocket: the page shows it, reconnects by itself, subscribes
      again and replays the history (the PR link, the question card, the tasks and files are back)
@@ -290,13 +291,18 @@ if text_of("#created") not in ("just now", "1 minute ago"):
     fail(f"Created says {text_of('#created')!r}")
 print("PASS tools are described by kind; Tasks, Files changed and the session info are shown", flush=True)
 
-# 4. a pull request artifact
+# 4. a branch pushed without a PR links the compare page; a pull request artifact then takes the button
+compare = "https://github.example/acme/widgets/compare/main...dispatch/x?expand=1"
+sandbox.send({"type": "artifact", "messageId": message_id, "artifactType": "branch", "url": compare})
+branch_link = wait(lambda d: (lambda e: e if e.is_displayed() else None)(d.find_element(By.ID, "pr-link")), "the compare link")
+if branch_link.get_attribute("href") != compare or branch_link.text != "Open a pull request":
+    fail(f"the compare link is {branch_link.get_attribute('href')!r} {branch_link.text!r}")
 sandbox.send({"type": "artifact", "messageId": message_id, "artifactType": "pr",
               "url": "https://github.example/acme/widgets/pull/7", "metadata": {"prNumber": 7}})
 link = wait(lambda d: (lambda e: e if e.is_displayed() else None)(d.find_element(By.ID, "pr-link")), "the PR link")
 if link.get_attribute("href") != "https://github.example/acme/widgets/pull/7" or "#7" not in link.text:
     fail(f"the PR link is {link.get_attribute('href')!r} {link.text!r}")
-print("PASS the PR link is shown", flush=True)
+print("PASS the compare link, then the PR link, are shown", flush=True)
 
 # 5. stop
 stop = wait(lambda d: (lambda e: e if e.is_enabled() else None)(d.find_element(By.ID, "stop")), "Stop to be enabled")

@@ -86,7 +86,8 @@ class Handler(JSONHandler):
             return self.reply(200, {"total_count": len(repos), "repositories": repos})
         if method == "GET" and len(parts) == 3 and parts[0] == "repos":
             return self.reply(200, {"name": parts[2], "full_name": f"{parts[1]}/{parts[2]}", "default_branch": "main",
-                                    "owner": {"login": parts[1]}})
+                                    "owner": {"login": parts[1]},
+                                    "html_url": f"https://github.example/{parts[1]}/{parts[2]}"})
         if method == "POST" and len(parts) == 4 and parts[0] == "repos" and parts[3] == "pulls":
             if token in issued_installation_tokens:
                 return self.reply(403, {"message": "pull requests must be opened with the user's token here"})

@@ -117,6 +117,11 @@ final class SlackBotWorld: @unchecked Sendable {
         try await fakeRequest(slack, "GET", "/_calls").json as? [[String: Any]] ?? []
     }
 
+    /// Every call the fake GitHub API got, in order (`path`, `auth`, `body`).
+    func githubCalls() async throws -> [[String: Any]] {
+        try await fakeRequest(github, "GET", "/_calls").json as? [[String: Any]] ?? []
+    }
+
     func anthropicCalls() async throws -> [[String: Any]] {
         try await fakeRequest(anthropic, "GET", "/_calls").json as? [[String: Any]] ?? []
     }

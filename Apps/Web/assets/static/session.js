@@ -493,19 +493,27 @@
 
   function addArtifact(artifact) {
     if (!artifact.url) return;
+    const link = $('pr-link');
     if (artifact.type === 'pr' || artifact.type === 'pull_request') {
-      const link = $('pr-link');
       link.href = artifact.url;
       link.textContent = artifact.prNumber ? `View pull request #${artifact.prNumber}` : 'View pull request';
+      link.dataset.kind = 'pr';
+      link.hidden = false;
+    } else if (artifact.type === 'branch' && link.dataset.kind !== 'pr') {
+      // A branch pushed without a pull request (its author had no GitHub token): GitHub's compare page opens one.
+      link.href = artifact.url;
+      link.textContent = 'Open a pull request';
+      link.dataset.kind = 'branch';
       link.hidden = false;
     }
     const list = $('artifacts');
     if ([...list.querySelectorAll('a')].some((a) => a.href === artifact.url)) return;
     const item = document.createElement('li');
-    const link = document.createElement('a');
-    link.href = artifact.url; link.target = '_blank'; link.rel = 'noopener';
-    link.textContent = `${artifact.type || 'artifact'}${artifact.prNumber ? ' #' + artifact.prNumber : ''}`;
-    item.append(link);
+    const anchor = document.createElement('a');
+    anchor.href = artifact.url; anchor.target = '_blank'; anchor.rel = 'noopener';
+    anchor.textContent = artifact.type === 'branch' ? 'branch (open a pull request)'
+      : `${artifact.type || 'artifact'}${artifact.prNumber ? ' #' + artifact.prNumber : ''}`;
+    item.append(anchor);
     list.append(item);
     $('artifacts-panel').hidden = false;
   }
