@@ -106,6 +106,45 @@ struct ControlPlaneTests {
         #expect((afterDelete?["sessions"] as? [[String: Any]])?.count == 2)
     }
 
+    @Test("a session database from before artifacts had a message_id column gets it when the session opens after a restart")
+    func addedColumnMigration() async throws {
+        let world = try await Self.world()
+        defer { world.stop() }
+        let id = try await world.createSession(title: "Old")
+        #expect(try await world.call("GET", "/sessions/\(id)/artifacts").status == 200)
+        try await offPool { world.runtime.shutDown() }
+
+        // Make the session's database look like one an older control plane wrote.
+        let script = """
+            import glob, sqlite3, sys
+            found = []
+            for path in glob.glob(sys.argv[1] + "/**/*.sqlite", recursive=True):
+                db = sqlite3.connect(path)
+                columns = [row[1] for row in db.execute("SELECT * FROM pragma_table_info('artifacts')")]
+                if sys.argv[2] == "drop" and "message_id" in columns:
+                    db.execute("ALTER TABLE artifacts DROP COLUMN message_id")
+                    db.commit()
+                if columns:
+                    found.append(",".join(sorted(columns)))
+                db.close()
+            print(";".join(found))
+            """
+        let state = world.runtime.stateDirectory
+        let before = try Fixtures.run(["python3", "-c", script, state, "drop"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(before == "created_at,id,message_id,metadata,type,url", "one session database, with the column: \(before)")
+        #expect(try Fixtures.run(["python3", "-c", script, state, "look"]).contains("message_id") == false, "the column was dropped")
+
+        let restarted = try await offPool { try RuntimeWorld(stateDirectory: state) }
+        defer { restarted.stop() }
+        let artifacts = try await restarted.request("GET", "/api/sessions/\(id)/artifacts",
+                                                    headers: ["Authorization": ServiceToken.header(secret: world.internalSecret)])
+        #expect(artifacts.status == 200, "\(artifacts.text)")
+        #expect((artifacts.json as? [String: Any])?["artifacts"] as? [Any] != nil, "\(artifacts.text)")
+        try await offPool { restarted.shutDown() }
+        let after = try Fixtures.run(["python3", "-c", script, state, "look"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(after == "created_at,id,message_id,metadata,type,url", "the column is back: \(after)")
+    }
+
     @Test("client sockets: 4001 for a bad token, 4008 without subscribe, NOT_SUBSCRIBED, malformed frames answered, presence")
     func clientProtocol() async throws {
         let world = try await Self.world()

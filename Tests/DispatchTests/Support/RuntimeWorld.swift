@@ -35,9 +35,11 @@ final class RuntimeWorld: @unchecked Sendable {
         let description: String
     }
 
-    init(threads: Int = 2, extraArguments: [String] = []) throws {
+    /// With `stateDirectory`, the runtime serves an existing state directory (another world's, after
+    /// its `shutDown()`): a restart. The folder stays its owner's to remove.
+    init(threads: Int = 2, extraArguments: [String] = [], stateDirectory existing: String? = nil) throws {
         base = NSTemporaryDirectory() + "dispatch-world-" + UUID().uuidString
-        stateDirectory = base + "/state"
+        stateDirectory = existing ?? base + "/state"
         root = base + "/work"
         logPath = base + "/runtime.log"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -155,6 +157,19 @@ final class RuntimeWorld: @unchecked Sendable {
         defer { stopped.unlock() }
         guard !isStopped else { return }
         isStopped = true
+        terminate()
+        try? FileManager.default.removeItem(atPath: base)
+    }
+
+    /// Stops the runtime the way an operator does (SIGTERM, then the graceful wait) and keeps its
+    /// folders, so another `RuntimeWorld` can serve the same state directory. `stop()` still cleans up.
+    func shutDown() {
+        stopped.lock()
+        defer { stopped.unlock() }
+        terminate()
+    }
+
+    private func terminate() {
         if process.isRunning {
             process.terminate()
             let deadline = ContinuousClock.now + Self.stopTimeout
@@ -164,7 +179,6 @@ final class RuntimeWorld: @unchecked Sendable {
                 while process.isRunning { usleep(10_000) }
             }
         }
-        try? FileManager.default.removeItem(atPath: base)
     }
 
     // MARK: - Paths
