@@ -48,10 +48,7 @@ struct Pages: Sendable {
         } catch {
             picker = try templates.render("repo-typed", ["note": "No repository list from GitHub (\(Self.short(error))): type the repository."])
         }
-        let models = try Self.models.map { model in
-            try templates.render("option", ["value": model.id, "label": model.name,
-                                            "selected": model.id == web.config.defaultModel ? "selected" : ""])
-        }.joined()
+        let models = try modelOptions(selected: web.config.defaultModel)
         let flash = try error.map { try templates.render("flash-error", ["message": $0]) } ?? ""
         let body = try templates.render("new-session", ["picker": picker, "models": models, "csrf": session.csrfToken, "flash": flash])
         return Page.html(status: error == nil ? 200 : 400,
@@ -67,7 +64,9 @@ struct Pages: Sendable {
         }
         let title = state["title"]?.string ?? "Untitled session"
         let repository = (state["repoOwner"]?.string ?? "") + "/" + (state["repoName"]?.string ?? "")
+        let model = state["model"]?.string ?? web.config.defaultModel
         let body = try templates.render("session", [
+            "modelOptions": try modelOptions(selected: model),
             "id": id, "title": title, "repository": repository, "model": state["model"]?.string ?? "",
             "repoURL": web.config.githubURL + "/" + repository,
             "createdISO": state["createdAt"]?.int.map(Self.isoTime) ?? "",
@@ -80,6 +79,15 @@ struct Pages: Sendable {
     }
 
     /// `2026-12-02T07:30:00Z` from milliseconds since 1970; the page shows it relative to now.
+    /// The model choices as `<option>`s, `selected` chosen (listed too when it is not one of them).
+    private func modelOptions(selected: String) throws -> String {
+        var choices = Self.models
+        if !choices.contains(where: { $0.id == selected }) { choices.insert((selected, selected), at: 0) }
+        return try choices.map { model in
+            try templates.render("option", ["value": model.id, "label": model.name, "selected": model.id == selected ? "selected" : ""])
+        }.joined()
+    }
+
     static func isoTime(_ milliseconds: Int64) -> String {
         ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }

@@ -8,7 +8,7 @@ The browser reaches the runtime through a TCP proxy this script runs, so it can 
 connections without a close frame. Steps, each checked ("FAIL: ..." and exit 1 on the first failure):
   1. alice signs in, creates a session; the page's pre-warm spawns the sandbox; this script finds the
      sandbox process's credentials in /proc and connects as its bridge; the composer turns on
-  2. a prompt reaches the sandbox; a question tool call shows a card; choosing an option and Answer
+  2. a prompt reaches the sandbox with the model picked in the composer; a question tool call shows a card; choosing an option and Answer
      sends question_answer, which arrives at the sandbox as question_reply with that answer
   3. two calls of one tool in a row are grouped as one "×2" group
   3b. tools are described by kind (a Bash command, an edit's +/- lines, a ranged Read) with their output
@@ -37,7 +37,7 @@ from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from websockets.sync.client import connect as ws_connect
 
 parser = argparse.ArgumentParser()
@@ -213,11 +213,15 @@ prompt = wait(lambda d: (lambda e: e if e.is_enabled() else None)(d.find_element
 print("PASS the sandbox connected and the composer turned on", flush=True)
 
 # 2. a question card answered from the page
+# The prompt goes with the model picked in the composer (the session's is Haiku).
+Select(driver.find_element(By.ID, "prompt-model")).select_by_visible_text("Claude Sonnet 4.5")
 prompt.send_keys("ask me something", Keys.ENTER)
 command = sandbox.expect("prompt")
 message_id = command["messageId"]
 if command.get("content") != "ask me something":
     fail(f"the sandbox got {command!r}")
+if "claude-sonnet-4-5" not in str(command.get("model")):
+    fail(f"the prompt's model is {command.get('model')!r}, not the one picked in the composer")
 sandbox.send({"type": "tool_call", "messageId": message_id, "tool": "question", "callId": "call-q", "status": "running",
               "args": {"id": "req-1", "questions": [{"question": "Which colour?", "options": [{"label": "Red"}, {"label": "Blue"}]}]}})
 wait(lambda d: "Which colour?" in text_of(".question-card"), "the question card")

@@ -632,7 +632,7 @@
     const prompt = $('prompt');
     const content = prompt.value.trim();
     if (!content || prompt.disabled) return;
-    if (!send({ type: 'prompt', content })) return;
+    if (!send({ type: 'prompt', content, model: $('prompt-model').value })) return;
     const node = renderUserMessage(content, { name: root.dataset.userName });
     append(node);
     view.pending = node;
