@@ -91,20 +91,8 @@ extension SessionObject {
                                                                                 "metadata": metadata, "messageId": .string(messageID)])])
     }
 
-    /// A branch name as one path segment of a compare URL (slashes kept, as GitHub writes them).
-    static func pathEscaped(_ branch: String) -> String {
-        var out = ""
-        for byte in branch.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 15, radix: 16, uppercase: true)
-            }
-        }
-        return out
-    }
+    /// A branch name in a compare URL (slashes kept, as GitHub writes them).
+    static func pathEscaped(_ branch: String) -> String { PercentEncoding.encode(branch, keepingSlashes: true) }
 
     /// Waits for the sandbox's answer to `push`, at most `Timing.pushTimeoutMs`.
     private func waitForPush() async -> Result<String, PushFailure> {

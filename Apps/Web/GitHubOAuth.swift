@@ -6,8 +6,14 @@ import RuntimeAPI
 struct GitHubOAuth: Sendable {
     let config: WebConfig
 
-    /// What the app asks for: the profile, email addresses, and repository access for pull requests.
+    /// What the app asks for: the profile, email addresses, and repository access for pull requests;
+    /// with an organization allowlist also `read:org`, without which GitHub hides private memberships.
     static let scopes = "read:user user:email repo"
+    static let organizationScope = "read:org"
+    /// Most organizations read for the allowlist (one page of GitHub's `/user/orgs`).
+    static let maxOrganizations = 100
+
+    var scopes: String { config.allowlist.organizations.isEmpty ? Self.scopes : Self.scopes + " " + Self.organizationScope }
     /// Longest GitHub answer read.
     static let maxResponseBytes = 1024 * 1024
 
@@ -15,13 +21,15 @@ struct GitHubOAuth: Sendable {
         var user: AuthStore.User
         /// Every verified address (the allowlist looks at all of them).
         var verifiedEmails: [String]
+        /// Logins of the user's organizations; read only when the allowlist names organizations.
+        var organizations: [String]
         var accessToken: String
         var expiresAt: Int64?
     }
 
     func authorizeURL(clientID: String, redirectURI: String, state: String) -> String {
         config.githubURL + "/login/oauth/authorize?client_id=" + Self.encode(clientID) + "&redirect_uri="
-            + Self.encode(redirectURI) + "&scope=" + Self.encode(Self.scopes) + "&state=" + Self.encode(state)
+            + Self.encode(redirectURI) + "&scope=" + Self.encode(scopes) + "&state=" + Self.encode(state)
             + "&allow_signup=false"
     }
 
@@ -50,7 +58,17 @@ struct GitHubOAuth: Sendable {
         let user = AuthStore.User(id: "github:\(id)", login: login, name: profile["name"]?.string ?? login,
                                   email: primary ?? profile["email"]?.string ?? verified.first,
                                   avatarURL: profile["avatar_url"]?.string)
-        return Identity(user: user, verifiedEmails: verified, accessToken: token, expiresAt: expiresAt)
+        var organizations: [String] = []
+        if !config.allowlist.organizations.isEmpty {
+            // A failure here denies by organization (the other lists still apply), and says why in the log.
+            do {
+                let listed = try await call("GET", config.githubAPIURL + "/user/orgs?per_page=\(Self.maxOrganizations)", headers: auth)
+                organizations = (listed.array ?? []).compactMap { $0["login"]?.string }
+            } catch {
+                Log.warn("could not read \(login)'s GitHub organizations for ALLOWED_ORGS: \(error)")
+            }
+        }
+        return Identity(user: user, verifiedEmails: verified, organizations: organizations, accessToken: token, expiresAt: expiresAt)
     }
 
     private func call(_ method: String, _ url: String, headers: Headers, body: [UInt8] = []) async throws -> JSON {
@@ -71,21 +89,5 @@ struct GitHubOAuth: Sendable {
     }
 
     /// Percent-encoding for a query or form value.
-    static func encode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.append(Character(Unicode.Scalar(byte)))
-            default:
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded()
-            }
-        }
-        return out
-    }
-}
-
-private extension String {
-    func leftPadded() -> String { count == 1 ? "0" + self : self }
+    static func encode(_ text: String) -> String { PercentEncoding.encode(text) }
 }

@@ -60,7 +60,9 @@ struct SignIn: Sendable {
         let next = try await consumeState(query.queryValue("state"))
         let identity = try await GitHubOAuth(config: config).identity(code: code, redirectURI: redirectURI)
         let emails = identity.verifiedEmails + (identity.user.email.map { [$0] } ?? [])
-        guard config.allowlist.allows(login: identity.user.login, emails: emails) else { return denied() }
+        guard config.allowlist.allows(login: identity.user.login, emails: emails, organizations: identity.organizations) else {
+            return denied()
+        }
         return try await open(identity.user, githubToken: identity.accessToken, expiresAt: identity.expiresAt, next: next)
     }
 

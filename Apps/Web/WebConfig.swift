@@ -24,7 +24,8 @@ struct WebConfig: Sendable {
         githubAPIURL = trimmedSlash(nonEmpty(env.vars["GITHUB_API_URL"]) ?? "https://api.github.com")
         publicURL = nonEmpty(env.vars["PUBLIC_URL"]).map(trimmedSlash)
         controlPlaneWebSocketURL = nonEmpty(env.vars["CONTROL_PLANE_WS_URL"]).map(trimmedSlash)
-        allowlist = AccessPolicy(users: env.vars["ALLOWED_USERS"] ?? "", emailDomains: env.vars["ALLOWED_EMAIL_DOMAINS"] ?? "")
+        allowlist = AccessPolicy(users: env.vars["ALLOWED_USERS"] ?? "", emailDomains: env.vars["ALLOWED_EMAIL_DOMAINS"] ?? "",
+                                 organizations: env.vars["ALLOWED_ORGS"] ?? "")
         oauthClientID = nonEmpty(env.secrets["GITHUB_CLIENT_ID"])
         oauthClientSecret = nonEmpty(env.secrets["GITHUB_CLIENT_SECRET"])
         internalSecret = nonEmpty(env.secrets["INTERNAL_CALLBACK_SECRET"])

@@ -58,7 +58,7 @@ struct WebAppTests {
         #expect(replayed.status == 303, "a signed-out token is dead even if the browser kept it")
     }
 
-    @Test("the OAuth callback refuses a state from another browser, a reused state and a bad code; the allowlist is checked at every sign-in")
+    @Test("the OAuth callback refuses a state from another browser, a reused state and a bad code; the allowlist is checked at every sign-in; ALLOWED_ORGS admits members of a listed organization")
     func oauthRefusalsAndAllowlist() async throws {
         let world = try await offPool { try WebWorld(webVars: ["ALLOWED_USERS": "alice", "ALLOWED_EMAIL_DOMAINS": "example.org"]) }
         defer { world.stop() }
@@ -99,6 +99,23 @@ struct WebAppTests {
                 "GITHUB_URL": world.oauth!.baseURL, "GITHUB_API_URL": world.oauth!.baseURL, "ALLOWED_USERS": "bob"])
         }
         #expect(try await world.browser().signInWithGitHub(world, login: "alice").header("location") == "/access-denied")
+
+        // ALLOWED_ORGS: a member of a listed organization is in; the sign-in asks for read:org only then.
+        let noOrgScope = try await world.browser().request("GET", "/auth/github")
+        #expect(noOrgScope.header("location")?.contains("read%3Aorg") == false, "\(noOrgScope.header("location") ?? "")")
+        try await offPool {
+            try world.runtime.deploy(RuntimeWorld.repoRoot() + "/Apps/Web", vars: [
+                "GITHUB_URL": world.oauth!.baseURL, "GITHUB_API_URL": world.oauth!.baseURL, "ALLOWED_USERS": "bob",
+                "ALLOWED_ORGS": "Acme-Corp"])
+        }
+        let orgScope = try await world.browser().request("GET", "/auth/github")
+        #expect(orgScope.header("location")?.contains("read%3Aorg") == true, "\(orgScope.header("location") ?? "")")
+        #expect(try await world.browser().signInWithGitHub(world, login: "dana", organizations: ["other", "acme-corp"])
+            .header("location") == "/sessions")
+        #expect(try await world.browser().signInWithGitHub(world, login: "erin", organizations: ["other"])
+            .header("location") == "/access-denied")
+        let orgCalls = try await FakeHTTP.get(world.oauth!.port, "/_calls").json as? [[String: Any]] ?? []
+        #expect(orgCalls.filter { $0["path"] as? String == "/user/orgs" }.count == 2, "organizations are read only with ALLOWED_ORGS")
     }
 
     @Test("state-changing routes refuse a missing or wrong CSRF token and a foreign Origin, and change nothing")

@@ -10,6 +10,8 @@ Prints "port N" once listening on 127.0.0.1, then serves until stdin closes.
   POST /login/oauth/access_token (form: client_id, client_secret, code, redirect_uri; Accept: application/json)
        {access_token, token_type, scope}, or GitHub's 200 {error: "bad_verification_code"} for a wrong or reused code
   GET  /user, /user/emails       need `Authorization: Bearer <access token>`; the signed-in login's profile
+  GET  /user/orgs                the organizations typed on the consent page (form field orgs, comma-separated),
+                                 as GitHub does only when the token has read:org (else [])
   GET  /_calls                   every call so far as JSON [{method, path, query, form}]
 """
 import html
@@ -70,6 +72,7 @@ class Handler(JSONHandler):
 <form method="post" action="/login/oauth/authorize">{fields}
 <label>Login <input id="login" name="login"></label>
 <label>Email <input id="email" name="email"></label>
+<label>Organizations <input id="orgs" name="orgs"></label>
 <button id="authorize" type="submit">Authorize</button></form>"""
             return self.send(200, page, "text/html; charset=utf-8")
 
@@ -80,6 +83,7 @@ class Handler(JSONHandler):
             code = secrets.token_hex(10)
             with lock:
                 codes[code] = {"login": login, "email": form.get("email") or f"{login}@example.com",
+                               "orgs": [o.strip() for o in form.get("orgs", "").split(",") if o.strip()],
                                "redirect_uri": form.get("redirect_uri", ""), "scope": form.get("scope", "")}
             target = form.get("redirect_uri", "") + "?" + urlencode({"code": code, "state": form.get("state", "")})
             return self.send(302, b"", "text/plain", headers=[("Location", target)])
@@ -97,6 +101,11 @@ class Handler(JSONHandler):
             return self.send(200, {"access_token": token, "token_type": "bearer", "scope": grant["scope"]})
 
         grant = tokens.get(auth[len("Bearer "):]) if auth.startswith("Bearer ") else None
+        if url.path == "/user/orgs" and method == "GET":
+            if grant is None:
+                return self.send(401, {"message": "Bad credentials"})
+            visible = grant["orgs"] if "read:org" in grant["scope"].split() else []
+            return self.send(200, [{"login": org, "id": 5000 + index} for index, org in enumerate(visible)])
         if url.path in ("/user", "/user/emails") and method == "GET":
             if grant is None:
                 return self.send(401, {"message": "Bad credentials"})

@@ -103,7 +103,8 @@ final class TestBrowser: @unchecked Sendable {
 
     /// Signs in through the fake GitHub: /auth/github, the consent form, the callback. Returns the
     /// callback's response (a 303 home, or to /access-denied).
-    func signInWithGitHub(_ world: WebWorld, login: String, email: String? = nil) async throws -> TestHTTPResponse {
+    func signInWithGitHub(_ world: WebWorld, login: String, email: String? = nil, organizations: [String] = [])
+        async throws -> TestHTTPResponse {
         let start = try await request("GET", "/auth/github?next=%2Fsessions")
         guard start.status == 302, let authorize = start.header("location"), let oauth = world.oauth else {
             throw RuntimeWorld.Failure(description: "/auth/github: \(start.status) \(start.text)")
@@ -113,6 +114,7 @@ final class TestBrowser: @unchecked Sendable {
         var consent = ["login": login, "client_id": query["client_id"] ?? "", "redirect_uri": query["redirect_uri"] ?? "",
                        "state": query["state"] ?? "", "scope": query["scope"] ?? ""]
         if let email { consent["email"] = email }
+        if !organizations.isEmpty { consent["orgs"] = organizations.joined(separator: ",") }
         let granted = try await FakeHTTP.post(oauth.port, "/login/oauth/authorize", form: consent)
         guard granted.status == 302, let callback = granted.header("location"),
               let path = URLComponents(string: callback).map({ $0.path + "?" + ($0.percentEncodedQuery ?? "") }) else {
