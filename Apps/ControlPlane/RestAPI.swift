@@ -36,6 +36,21 @@ struct RestAPI: Sendable {
         if method == "GET", match.match("repos") != nil {
             return Reply.json(try await Repositories(env: env, config: config).list())
         }
+        if match.match("secrets") != nil {
+            guard method == "GET" else { throw HTTPError(405, "method not allowed") }
+            return Reply.json(["secrets": .array(try await AgentSecrets(env).list(.global))])
+        }
+        if let captures = match.match("secrets/:secret") {
+            return try await secret(request, .global, name: captures["secret"]!)
+        }
+        if let captures = match.match("repos/:owner/:name/secrets") {
+            guard method == "GET" else { throw HTTPError(405, "method not allowed") }
+            let scope = try Self.repositoryScope(captures)
+            return Reply.json(["secrets": .array(try await AgentSecrets(env).list(scope))])
+        }
+        if let captures = match.match("repos/:owner/:name/secrets/:secret") {
+            return try await secret(request, try Self.repositoryScope(captures), name: captures["secret"]!)
+        }
         if let captures = match.match("repos/:owner/:name/metadata") {
             let repositories = Repositories(env: env, config: config)
             let owner = captures["owner"]!.lowercased(), name = captures["name"]!.lowercased()
@@ -54,6 +69,29 @@ struct RestAPI: Sendable {
             try object.requireInitialized()
             return try await body(object)
         }
+    }
+
+    // MARK: Agent secrets
+
+    private func secret(_ request: Request, _ scope: AgentSecrets.Scope, name: String) async throws -> Response {
+        let secrets = try AgentSecrets(env)
+        switch request.method {
+        case "PUT":
+            guard let value = try Body.object(request)["value"]?.string else { throw HTTPError(400, "value is required (a string)") }
+            let created = try await secrets.put(scope, name: name, value: value)
+            return Reply.json(["name": .string(name), "created": .bool(created)], status: created ? 201 : 200)
+        case "DELETE":
+            guard try await secrets.delete(scope, name: name) else { throw HTTPError(404, "no secret named \(name)") }
+            return Reply.json(["name": .string(name), "deleted": true])
+        default:
+            throw HTTPError(405, "method not allowed")
+        }
+    }
+
+    static func repositoryScope(_ captures: [String: String]) throws -> AgentSecrets.Scope {
+        let owner = captures["owner"]!.lowercased(), name = captures["name"]!.lowercased()
+        guard isRepoPart(owner), isRepoPart(name) else { throw HTTPError(400, "owner/name: letters, digits, '-', '_' and '.' only") }
+        return .repository(owner: owner, name: name)
     }
 
     // MARK: Sessions

@@ -319,12 +319,15 @@ extension SessionObject {
                                    "agent": .string(config.agent)]
         do {
             let provider = try SandboxProviderClient(env, config: config)
+            // The agent's secrets: the global ones, the repository's over them (read fresh for each start).
+            let secrets = try await AgentSecrets(env).environment(owner: owner, name: name)
+            let userEnvironment = JSON.object(secrets.mapValues { .string($0) })
             let data: JSON
             if restoring, let snapshotImage {
                 data = try await provider.call("/sandbox/restore", [
                     "snapshot_image_id": .string(snapshotImage), "session_config": sessionConfig,
                     "sandbox_id": .string(expectedID), "control_plane_url": .string(config.workerURL),
-                    "sandbox_auth_token": .string(token),
+                    "sandbox_auth_token": .string(token), "user_env_vars": userEnvironment,
                 ])
             } else {
                 let owner = try ownerIdentity()
@@ -333,6 +336,7 @@ extension SessionObject {
                     "repo_name": .string(owner.repoName), "control_plane_url": .string(config.workerURL),
                     "sandbox_auth_token": .string(token), "provider": .string(config.modelProvider), "model": .string(model),
                     "agent": .string(config.agent), "git_user_name": JSON(owner.name), "git_user_email": JSON(owner.email),
+                    "user_env_vars": userEnvironment,
                 ])
             }
             // The restore's new provider handle and tunnels are saved too (the original lost them).

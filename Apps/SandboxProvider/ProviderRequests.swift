@@ -2,8 +2,8 @@ import RuntimeAPI
 
 /// Limits of request bodies and their fields; exceeding one is a 400 that names it.
 enum RequestLimits {
-    /// Largest request body.
-    static let maxBodyBytes = 64 * 1024
+    /// Largest request body (room for `user_env_vars`).
+    static let maxBodyBytes = 512 * 1024
     static let maxIDBytes = 128
     /// `sandbox_id` is the control plane's `sandbox-<owner>-<name>-<millis>`.
     static let maxSandboxIDBytes = 256
@@ -13,6 +13,10 @@ enum RequestLimits {
     static let maxModelBytes = 256
     static let maxGitUserBytes = 256
     static let maxReasonBytes = 64
+    /// `user_env_vars`: the agent's secrets, added to the bridge's environment.
+    static let maxUserVariables = 100
+    static let maxUserVariableBytes = 8 * 1024
+    static let maxUserEnvironmentBytes = 320 * 1024
 }
 
 /// Agents the bridge knows (Apps/DISPATCH.md).
@@ -34,10 +38,12 @@ struct CreateRequest: Sendable {
     var gitUserName: String?
     var gitUserEmail: String?
     var agent: Agent
+    var userEnvironment: [String: String]
 
     init(_ body: BodyFields, allowed: [ControlPlaneURL.AllowedHost]) throws(ProviderError) {
         sessionID = try body.sessionID("session_id")
         sandboxID = try body.sandboxID("sandbox_id")
+        userEnvironment = try body.userEnvironment("user_env_vars")
         repoOwner = try body.repoPart("repo_owner")
         repoName = try body.repoPart("repo_name")
         controlPlaneURL = try body.controlPlaneURL("control_plane_url", allowed: allowed)
@@ -77,9 +83,11 @@ struct RestoreRequest: Sendable {
     var sandboxID: String
     var controlPlaneURL: ControlPlaneURL
     var sandboxAuthToken: String
+    var userEnvironment: [String: String]
 
     init(_ body: BodyFields, allowed: [ControlPlaneURL.AllowedHost]) throws(ProviderError) {
         imageID = try body.imageID("snapshot_image_id")
+        userEnvironment = try body.userEnvironment("user_env_vars")
         let config = try body.object("session_config")
         sessionID = try config.sessionID("session_id")
         repoOwner = try config.repoPart("repo_owner")
@@ -207,6 +215,31 @@ struct BodyFields: Sendable {
             throw .badRequest("\(prefix)\(name): \(url.host):\(url.port) is not in ALLOWED_CONTROL_PLANE_HOSTS\(hint)")
         }
         return url
+    }
+
+    /// An optional object of environment variables for the agent: names of capital letters, digits and
+    /// `_` that the sandbox's own environment does not use, string values without NUL.
+    func userEnvironment(_ name: String) throws(ProviderError) -> [String: String] {
+        guard let value = fields[name], !value.isNull else { return [:] }
+        guard let object = value.object else { throw .badRequest("\(prefix)\(name): expected an object of strings") }
+        guard object.count <= RequestLimits.maxUserVariables else {
+            throw .badRequest("\(prefix)\(name): \(object.count) variables; at most \(RequestLimits.maxUserVariables)")
+        }
+        var total = 0
+        var environment: [String: String] = [:]
+        for (key, entry) in object {
+            if let problem = AgentEnvironment.problem(withName: key) { throw .badRequest("\(prefix)\(name): \(problem)") }
+            guard let text = entry.string else { throw .badRequest("\(prefix)\(name).\(key): expected a string") }
+            guard text.utf8.count <= RequestLimits.maxUserVariableBytes, !text.utf8.contains(0) else {
+                throw .badRequest("\(prefix)\(name).\(key): at most \(RequestLimits.maxUserVariableBytes) bytes, no NUL")
+            }
+            total += key.utf8.count + text.utf8.count + 2
+            environment[key] = text
+        }
+        guard total <= RequestLimits.maxUserEnvironmentBytes else {
+            throw .badRequest("\(prefix)\(name): \(total) bytes in all; at most \(RequestLimits.maxUserEnvironmentBytes)")
+        }
+        return environment
     }
 
     func agent(_ name: String) throws(ProviderError) -> Agent {

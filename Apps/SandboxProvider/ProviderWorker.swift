@@ -77,7 +77,7 @@ struct ProviderWorker: Worker {
             sandboxID: request.sandboxID, sessionID: request.sessionID, repoOwner: request.repoOwner, repoName: request.repoName,
             controlPlaneURL: request.controlPlaneURL, sandboxAuthToken: request.sandboxAuthToken, provider: request.provider,
             model: request.model, agent: request.agent, gitUserName: request.gitUserName, gitUserEmail: request.gitUserEmail,
-            restored: false)
+            restored: false, userEnvironment: request.userEnvironment)
         let url = Workspace.cloneURL(template: config.repoURLTemplate, owner: request.repoOwner, name: request.repoName)
         return try await supervisor.start(record: record, session: session) { paths in
             try Workspace.prepareClone(paths, url: url, sessionID: request.sessionID, gitUserName: request.gitUserName,
@@ -94,7 +94,7 @@ struct ProviderWorker: Worker {
             sandboxID: request.sandboxID, sessionID: request.sessionID, repoOwner: request.repoOwner, repoName: request.repoName,
             controlPlaneURL: request.controlPlaneURL, sandboxAuthToken: request.sandboxAuthToken, provider: request.provider,
             model: request.model, agent: request.agent, gitUserName: request.gitUserName, gitUserEmail: request.gitUserEmail,
-            restored: true)
+            restored: true, userEnvironment: request.userEnvironment)
         return try await supervisor.start(record: record, session: session) { paths in
             try Workspace.prepareRestore(paths, archive: archive)
         }

@@ -2,7 +2,8 @@ import Foundation
 import RuntimeAPI
 
 /// How one sandbox's bridge is started: its environment (exactly the names of Apps/DISPATCH.md, no
-/// platform secret) and its command line (bubblewrap around the bridge, or the bridge alone).
+/// platform secret, plus the agent's secrets the control plane sent) and its command line
+/// (bubblewrap around the bridge, or the bridge alone).
 struct SandboxLaunch: Sendable {
     var arguments: [String]
     var environment: [String: String]
@@ -23,6 +24,8 @@ struct SandboxLaunch: Sendable {
         var gitUserName: String?
         var gitUserEmail: String?
         var restored: Bool
+        /// The agent's secrets (`user_env_vars`), none of them an `AgentEnvironment.reservedNames` name.
+        var userEnvironment: [String: String] = [:]
     }
 
     /// Where things appear inside a bubblewrap sandbox.
@@ -76,6 +79,8 @@ struct SandboxLaunch: Sendable {
         ]
         if session.restored { environment["RESTORED_FROM_SNAPSHOT"] = "true" }
         if session.agent == .opencode { environment["OPENCODE_URL"] = config.openCodeURL }
+        // The request parser refused reserved names; the sandbox's own values win regardless.
+        environment.merge(session.userEnvironment) { own, _ in own }
         return environment
     }
 

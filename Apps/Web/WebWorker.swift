@@ -56,6 +56,9 @@ struct WebWorker: Worker {
         case ("GET", "/sessions"): return try await pages.sessionList()
         case ("GET", "/session/new"): return try await pages.newSession()
         case ("POST", "/session/new"): return try await actions.create()
+        case ("GET", "/secrets"): return try await SecretsPage(web: web, session: session).show()
+        case ("POST", "/secrets"): return try await SecretsPage(web: web, session: session).save()
+        case ("POST", "/secrets/delete"): return try await SecretsPage(web: web, session: session).delete()
         default: break
         }
         if method == "GET", let captures = match.match("session/:id") { return try await pages.session(captures["id"]!) }

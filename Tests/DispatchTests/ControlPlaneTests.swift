@@ -106,6 +106,50 @@ struct ControlPlaneTests {
         #expect((afterDelete?["sessions"] as? [[String: Any]])?.count == 2)
     }
 
+    @Test("agent secrets: names and times are listed, values never; stored sealed; bad names, reserved names, empty or oversized values and a full scope are refused")
+    func agentSecrets() async throws {
+        let world = try await Self.world()
+        defer { world.stop() }
+        let value = "s3cret-" + UUID().uuidString
+        let created = try await world.call("PUT", "/secrets/NPM_TOKEN", json: ["value": value])
+        #expect(created.status == 201, "\(created.text)")
+        #expect(try await world.call("PUT", "/secrets/NPM_TOKEN", json: ["value": value + "2"]).status == 200, "replaced")
+        #expect(try await world.call("PUT", "/repos/Acme/Widgets/secrets/DEPLOY_KEY", json: ["value": value]).status == 201)
+        let global = try await world.call("GET", "/secrets")
+        #expect(!global.text.contains(value), "values are never listed")
+        #expect(((global.json as? [String: Any])?["secrets"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["NPM_TOKEN"])
+        let repo = try await world.call("GET", "/repos/acme/widgets/secrets").json as? [String: Any]
+        #expect((repo?["secrets"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["DEPLOY_KEY"], "owner/name lowercased")
+        #expect(!(try WebAppTests.stateBytes(world.runtime.stateDirectory)).contains(value), "stored sealed")
+
+        let refusals: [(String, [String: Any], Int, String)] = [
+            ("/secrets/npm_token", ["value": "x"], 400, "capital letters"),
+            ("/secrets/9LIVES", ["value": "x"], 400, "not starting with a digit"),
+            ("/secrets/SANDBOX_AUTH_TOKEN", ["value": "x"], 400, "reserved"),
+            ("/secrets/PATH", ["value": "x"], 400, "reserved"),
+            ("/secrets/EMPTY", ["value": ""], 400, "value: 1 to"),
+            ("/secrets/HUGE", ["value": String(repeating: "x", count: 4097)], 400, "value: 1 to 4096"),
+            ("/secrets/NOVALUE", [:], 400, "value is required"),
+            ("/repos/acme/..%2F/secrets/X", ["value": "x"], 400, "owner/name"),
+        ]
+        for (path, body, status, reason) in refusals {
+            let response = try await world.call("PUT", path, json: body)
+            #expect(response.status == status && response.text.contains(reason), "\(path): \(response.status) \(response.text)")
+        }
+        #expect(try await world.call("DELETE", "/secrets/NOPE").status == 404)
+        #expect(try await world.call("DELETE", "/secrets/NPM_TOKEN").status == 200)
+        #expect(((try await world.call("GET", "/secrets").json as? [String: Any])?["secrets"] as? [Any])?.isEmpty == true)
+
+        // A scope holds at most 32; replacing one in a full scope still works.
+        for index in 0..<32 {
+            #expect(try await world.call("PUT", "/secrets/FILL_\(index)", json: ["value": "v"]).status == 201)
+        }
+        let full = try await world.call("PUT", "/secrets/ONE_MORE", json: ["value": "v"])
+        #expect(full.status == 409 && full.text.contains("at most 32"), "\(full.text)")
+        #expect(try await world.call("PUT", "/secrets/FILL_0", json: ["value": "w"]).status == 200)
+        #expect(try await world.call("PUT", "/repos/acme/gadgets/secrets/ONE_MORE", json: ["value": "v"]).status == 201, "scopes are apart")
+    }
+
     @Test("a session database from before artifacts had a message_id column gets it when the session opens after a restart")
     func addedColumnMigration() async throws {
         let world = try await Self.world()

@@ -129,15 +129,22 @@ struct SessionEndToEndTests {
         #expect(try await world.call("GET", "/sessions/\(session)").status == 404)
     }
 
-    @Test("a killed bridge makes the sandbox stale; the next prompt restores it from the snapshot and runs")
+    @Test("a killed bridge makes the sandbox stale; the next prompt restores it from the snapshot and runs; the agent's secrets reach both sandboxes, the repository's over the global ones, read fresh at each start")
     func staleAndRestore() async throws {
         let setup = try await offPool { try Setup() }
         defer { setup.stop() }
         let world = setup.world
+        for (path, value) in [("/secrets/GREETING", "hello"), ("/secrets/SHARED", "global"),
+                              ("/repos/acme/widgets/secrets/SHARED", "repo wins"), ("/repos/acme/gadgets/secrets/OTHER", "not here")] {
+            #expect(try await world.call("PUT", path, json: ["value": value]).status == 201, "\(path)")
+        }
         let session = try await world.createSession()
         let alice = try await world.subscribedClient(session, userId: "alice")
-        try alice.send(["type": "prompt", "content": "echo kept > kept.txt && echo done"])
-        try await alice.event("execution_complete", timeout: .seconds(60))
+        try alice.send(["type": "prompt", "content": "echo kept > kept.txt && echo \"[$GREETING|$SHARED|${OTHER:-unset}|${SANDBOX_AUTH_TOKEN:-hidden}]\""])
+        let firstDone = try await alice.event("execution_complete", timeout: .seconds(60))
+        let firstOutput = Self.output(alice, messageId: firstDone["messageId"] as? String ?? "")
+        #expect(firstOutput.contains("[hello|repo wins|unset|hidden]"), "the agent's environment: \(firstOutput)")
+        #expect(try await world.call("PUT", "/secrets/GREETING", json: ["value": "hello again"]).status == 200)
         try await alice.next("snapshot_saved", timeout: .seconds(30))
 
         // The sandbox socket's auth, with the credentials the provider gave the bridge.
@@ -156,12 +163,13 @@ struct SessionEndToEndTests {
         #expect(try await world.sockets.refusal(sandboxURL, headers: ["Authorization": "Bearer \(token)", "X-Sandbox-ID": sandboxID]) == 410)
 
         let mark = alice.messages.count
-        try alice.send(["type": "prompt", "content": "cat kept.txt"])
+        try alice.send(["type": "prompt", "content": "cat kept.txt && echo \"[$GREETING]\""])
         try await alice.next("sandbox_restored", after: mark, timeout: .seconds(60))
         let done = try await alice.event("execution_complete", after: mark, timeout: .seconds(60))
         #expect(done["success"] as? Bool == true)
         let messageId = done["messageId"] as? String ?? ""
         #expect(Self.output(alice, messageId: messageId).contains("kept"), "the restored workspace has the file")
+        #expect(Self.output(alice, messageId: messageId).contains("[hello again]"), "the restored sandbox got the secret as it is now")
     }
 }
 

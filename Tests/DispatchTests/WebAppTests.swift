@@ -257,6 +257,42 @@ struct WebAppTests {
         #expect(sessions.allSatisfy { $0["model"] as? String == "claude-haiku-4-5" }, "\(sessions)")
     }
 
+    @Test("the secrets page adds, replaces and deletes the agent's global and per-repository secrets on the control plane, never shows a value, and reports a refused name")
+    func secretsPage() async throws {
+        let world = try await offPool { try WebWorld(oauth: false) }
+        defer { world.stop() }
+        let browser = world.browser()
+        _ = try await browser.signInForDevelopment(login: "alice")
+        let page = try await browser.request("GET", "/secrets")
+        #expect(page.status == 200 && page.text.contains("Global secrets"), "\(page.status)")
+        let csrf = try #require(TestBrowser.csrf(in: page.text))
+        let value = "tok-" + UUID().uuidString
+
+        #expect(try await browser.request("POST", "/secrets", form: ["name": "NPM_TOKEN", "value": value]).status == 403, "needs the CSRF token")
+        let saved = try await browser.request("POST", "/secrets", form: ["_csrf": csrf, "repo": "", "name": "NPM_TOKEN", "value": value])
+        #expect(saved.status == 303 && saved.header("location") == "/secrets")
+        let repoSaved = try await browser.request("POST", "/secrets", form: ["_csrf": csrf, "repo": "Acme/Widgets", "name": "DEPLOY_KEY",
+                                                                             "value": value])
+        #expect(repoSaved.status == 303 && repoSaved.header("location") == "/secrets?repo=acme%2Fwidgets", "\(repoSaved.header("location") ?? "")")
+
+        let global = try await browser.request("GET", "/secrets")
+        #expect(global.text.contains("data-name=\"NPM_TOKEN\"") && !global.text.contains("DEPLOY_KEY"))
+        #expect(!global.text.contains(value), "a value is never shown")
+        let repo = try await browser.request("GET", "/secrets?repo=acme/widgets")
+        #expect(repo.text.contains("Secrets of acme/widgets") && repo.text.contains("data-name=\"DEPLOY_KEY\""))
+        let stored = try await world.control.call("GET", "/repos/acme/widgets/secrets").json as? [String: Any]
+        #expect((stored?["secrets"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["DEPLOY_KEY"])
+
+        let refused = try await browser.request("POST", "/secrets", form: ["_csrf": csrf, "repo": "", "name": "lower", "value": "x"])
+        #expect(refused.status == 400 && refused.text.contains("capital letters"), "\(refused.status)")
+        #expect(try await browser.request("GET", "/secrets?repo=just-one-part").status == 400)
+
+        let deleted = try await browser.request("POST", "/secrets/delete", form: ["_csrf": csrf, "repo": "", "name": "NPM_TOKEN"])
+        #expect(deleted.status == 303)
+        let after = try await world.control.call("GET", "/secrets").json as? [String: Any]
+        #expect((after?["secrets"] as? [Any])?.isEmpty == true)
+    }
+
     static func status(_ world: WebWorld, _ id: String) async throws -> String? {
         let state = try await world.control.call("GET", "/sessions/\(id)")
         return (state.json as? [String: Any])?["status"] as? String

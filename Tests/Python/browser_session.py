@@ -5,10 +5,12 @@ The web app must use the fake GitHub OAuth server (fake_github_oauth.py) with AL
 and the control plane must run sandboxes with the shell agent.
 
 Steps, each checked; the first failure prints "FAIL: ..." and exits 1; success prints "PASS" lines:
-  1. alice signs in through the OAuth round trip and lands on the home page
+  1. alice signs in through the OAuth round trip and lands on the home page; on the Secrets page she saves
+     a global secret, which is listed by name (its value never shown)
   2. she creates a session from the new-session form and reaches its page
   3. the composer turns on once the sandbox is ready; she sends a shell command with Enter
-  4. its output appears while it is still running (streamed, not shown only at completion)
+  4. its output appears while it is still running (streamed, not shown only at completion), and the
+     secret is in the command's environment
   5. bob, in a second browser, opens the same session: both see each other in the presence list,
      bob sees alice's prompt and the same output
   6. screenshots of the session list and the session page are saved
@@ -35,7 +37,8 @@ parser.add_argument("--chromedriver", default=os.environ.get("CHROMEDRIVER", "/u
 args = parser.parse_args()
 drivers = []
 
-COMMAND = "for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done"
+COMMAND = "echo \"greeting=$BROWSER_GREETING\"; for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done"
+SECRET_VALUE = "hello-from-the-secrets-page"
 
 
 def fail(message, driver=None):
@@ -97,6 +100,18 @@ if alice.execute_script("return document.cookie").find("dispatch_session") >= 0:
     fail("the session cookie is readable from JavaScript")
 print("PASS alice signed in through GitHub OAuth", flush=True)
 
+alice.find_element(By.LINK_TEXT, "Secrets").click()
+wait(alice, lambda d: "global secrets" in text_of(d, "h2").lower(), "the secrets page")
+alice.find_element(By.CSS_SELECTOR, ".secret-form input[name=name]").send_keys("BROWSER_GREETING")
+alice.find_element(By.CSS_SELECTOR, ".secret-form textarea[name=value]").send_keys(SECRET_VALUE)
+alice.find_element(By.CSS_SELECTOR, ".secret-form button[type=submit]").click()
+wait(alice, lambda d: "BROWSER_GREETING" in text_of(d, ".secret-name"), "the saved secret in the list")
+if SECRET_VALUE in alice.page_source:
+    fail("the secrets page shows a secret's value")
+os.makedirs(args.screenshots, exist_ok=True)
+alice.save_screenshot(os.path.join(args.screenshots, "secrets.png"))
+print("PASS alice saved a secret on the secrets page", flush=True)
+
 # 2. a new session
 alice.get(args.base + "/session/new")
 owner, name = args.repo.split("/")
@@ -126,6 +141,8 @@ streamed = wait(alice, lambda d: (lambda t: t if "tick-1" in t and "tick-6" not 
                 "the first line of output while the command still runs", seconds=30)
 if alice.find_element(By.ID, "prompt").is_enabled():
     fail("the composer is enabled while the prompt runs")
+if f"greeting={SECRET_VALUE}" not in streamed:
+    fail(f"the secret is not in the command's environment: {streamed!r}")
 print(f"PASS output streamed while running: {streamed!r}", flush=True)
 
 # 5. bob joins the same session
