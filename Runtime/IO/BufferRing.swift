@@ -18,6 +18,8 @@ final class BufferRing {
     private let mask: Int32
     /// Which buffers are with the kernel, to catch double recycling.
     private var withKernel: [Bool]
+    /// Whether the ring is still registered with `ring` (see `unregister`).
+    private var registered = true
 
     init(ring: UnsafeMutablePointer<io_uring>, group: Int32, bufferBytes: Int, count: Int) throws(IOError) {
         self.ring = ring
@@ -38,8 +40,17 @@ final class BufferRing {
         io_uring_buf_ring_advance(buffers, Int32(count))
     }
 
-    deinit {
+    /// Takes the ring back from the kernel. The owner of the io_uring calls this before it exits the
+    /// io_uring: unregistering needs the io_uring alive, and stored properties are released only after
+    /// their owner's deinit ran (so relying on this object's deinit would touch a freed io_uring).
+    func unregister() {
+        guard registered else { return }
+        registered = false
         curing_free_buf_ring(ring, buffers, UInt32(count), group)
+    }
+
+    deinit {
+        unregister()
         memory.deallocate()
     }
 

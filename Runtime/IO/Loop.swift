@@ -92,6 +92,7 @@ public final class Loop: @unchecked Sendable {
     deinit {
         close(wakeupFD)
         wakeupBuffer.deallocate()
+        receiveBuffers.unregister()   // while the io_uring still exists
         io_uring_queue_exit(ring)
         ring.deallocate()
     }
