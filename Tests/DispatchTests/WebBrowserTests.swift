@@ -64,7 +64,7 @@ extension WebBrowserTests {
         }
         #expect(run.status == 0, "browser_scripted.py failed:\n\(run.output)\n--- runtime log (tail) ---\n\(world.runtime.serverLog().suffix(4000))")
         for step in ["question card's answer reached the sandbox", "grouped", "tools are described by kind",
-                     "the compare link, then the PR link, are shown", "Stop reached the sandbox", "reconnected by itself", "ALL PASSED"] {
+                     "the compare link, then the PR link, are shown", "a follow-up waited its turn", "Stop reached the sandbox", "reconnected by itself", "ALL PASSED"] {
             #expect(run.output.contains(step), "missing step: \(step)")
         }
     }

@@ -17,7 +17,8 @@ connections without a close frame. Steps, each checked ("FAIL: ..." and exit 1 o
      Session panel links the repository and says when the session was created
   4. a `branch` artifact shows "Open a pull request" (GitHub's compare page); one of type pr then
      replaces it with the "View pull request" link
-  5. Stop sends stop to the sandbox; its failed completion turns the composer back on
+  5. a follow-up sent while the prompt runs is queued (the page says so) and reaches the sandbox only
+     after Stop ends the first prompt; Stop sends stop to the sandbox
   6. the proxy cuts the browser's WebSocket: the page shows it, reconnects by itself, subscribes
      again and replays the history (the PR link, the question card, the tasks and files are back)
 """
@@ -119,7 +120,10 @@ def fail(message):
 
 def wait(condition, what, seconds=30):
     try:
-        return WebDriverWait(driver, seconds, poll_frequency=0.1).until(lambda d: condition(d))
+        return WebDriverWait(driver, seconds, poll_frequency=0.1,
+                             # A page that is being replaced can drop the element being read
+                             # ("Node ... does not belong to the document"): poll again.
+                             ignored_exceptions=(WebDriverException,)).until(lambda d: condition(d))
     except TimeoutException:
         fail(f"timed out after {seconds} s waiting for {what}")
 
@@ -308,14 +312,24 @@ if link.get_attribute("href") != "https://github.example/acme/widgets/pull/7" or
     fail(f"the PR link is {link.get_attribute('href')!r} {link.text!r}")
 print("PASS the compare link, then the PR link, are shown", flush=True)
 
-# 5. stop
+# 5. a queued follow-up, then stop
+follow_up = wait(lambda d: (lambda e: e if e.is_enabled() else None)(d.find_element(By.ID, "prompt")),
+                 "the composer to take a prompt while one runs")
+follow_up.send_keys("then tidy up", Keys.ENTER)
+wait(lambda d: "queued, 1 ahead" in text_of(".user-message .queued-badge"), "the follow-up marked as queued")
 stop = wait(lambda d: (lambda e: e if e.is_enabled() else None)(d.find_element(By.ID, "stop")), "Stop to be enabled")
 stop.click()
 sandbox.expect("stop")
 sandbox.send({"type": "execution_complete", "messageId": message_id, "success": False, "error": "stopped"})
 wait(lambda d: "Failed: stopped" in text_of(".complete"), "the stopped prompt's completion")
-wait(lambda d: d.find_element(By.ID, "prompt").is_enabled(), "the composer to turn on after the stop")
-print("PASS Stop reached the sandbox and the composer came back", flush=True)
+second = sandbox.expect("prompt")
+if second.get("content") != "then tidy up":
+    fail(f"after the stop the sandbox got {second!r}, not the queued follow-up")
+sandbox.send({"type": "token", "messageId": second["messageId"], "partId": "p9", "content": "Tidied."})
+wait(lambda d: not d.find_elements(By.CSS_SELECTOR, ".queued-badge"), "the queued mark to go once the follow-up runs")
+sandbox.send({"type": "execution_complete", "messageId": second["messageId"], "success": True})
+wait(lambda d: "Done" in text_of(".complete"), "the follow-up's completion")
+print("PASS a follow-up waited its turn; Stop reached the sandbox", flush=True)
 
 # 6. an unclean drop: the page reconnects with backoff and replays
 driver.execute_script("document.getElementById('messages').dataset.mark = 'before-drop'")

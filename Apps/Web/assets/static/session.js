@@ -116,9 +116,13 @@
       }
       case 'sandbox_event': onEvent(message.event || {}); break;
       case 'history_complete': root.dataset.history = 'complete'; scrollDown(true); break;
-      case 'prompt_queued':
+      case 'prompt_queued': {
         if (view.pending && !view.users.has(message.messageId)) { attachUserMessage(view.pending, message.messageId); view.pending = null; }
+        // Behind another prompt: it waits its turn, and says so until its first event arrives.
+        const queued = view.users.get(message.messageId);
+        if (queued && message.position > 1) markQueued(queued, message.position - 1);
         break;
+      }
       case 'presence_sync':
       case 'presence_update': setParticipants(message.participants || []); break;
       case 'presence_leave':
@@ -146,6 +150,8 @@
   }
 
   function onEvent(event) {
+    const waiting = event.messageId && view.users.get(event.messageId);
+    if (waiting && event.type !== 'user_message') waiting.querySelector('.queued-badge')?.remove();
     switch (event.type) {
       case 'user_message': userMessage(event); break;
       case 'token': streamText(event); break;
@@ -210,6 +216,16 @@
     body.append(who, bubble);
     node.append(body);
     return node;
+  }
+
+  function markQueued(node, ahead) {
+    let badge = node.querySelector('.queued-badge');
+    if (!badge) {
+      badge = document.createElement('span');
+      badge.className = 'queued-badge pill';
+      node.querySelector('.author').append(' ', badge);
+    }
+    badge.textContent = ahead === 1 ? 'queued, 1 ahead' : `queued, ${ahead} ahead`;
   }
 
   function attachUserMessage(node, messageId) {
@@ -616,14 +632,17 @@
     updateComposer();
   }
 
-  /// The composer takes a prompt once the sandbox is ready and nothing is running; a stopped sandbox
-  /// is restored by the prompt itself.
+  /// The composer takes a prompt once the sandbox is ready; one sent while another runs waits in the
+  /// session's queue (upstream #1386; the original disabled the composer). A stopped sandbox is
+  /// restored by the prompt itself.
   function updateComposer() {
-    const ready = view.subscribed && !view.processing && ['ready', 'running', 'stopped', 'stale', 'pending'].includes(view.sandbox);
+    const ready = view.subscribed && ['ready', 'running', 'stopped', 'stale', 'pending'].includes(view.sandbox);
     const prompt = $('prompt');
     prompt.disabled = !ready;
-    prompt.placeholder = !view.subscribed ? 'Connecting…' : view.processing ? 'The agent is working…'
-      : ready ? 'Ask the agent (Enter sends, Shift+Enter adds a line)' : 'Waiting for the sandbox…';
+    prompt.placeholder = !view.subscribed ? 'Connecting…'
+      : !ready ? 'Waiting for the sandbox…'
+      : view.processing ? 'The agent is working; a prompt sent now waits its turn'
+      : 'Ask the agent (Enter sends, Shift+Enter adds a line)';
     $('send').disabled = !ready || !prompt.value.trim();
     $('stop').disabled = !(view.subscribed && view.processing);
   }
