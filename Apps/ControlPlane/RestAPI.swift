@@ -119,7 +119,11 @@ struct RestAPI: Sendable {
             githubLogin: try body.optionalString("githubLogin"),
             githubName: try body.optionalString("githubName"),
             githubEmail: try body.optionalString("githubEmail"),
-            githubUserID: try body.optionalString("githubUserId"))
+            githubUserID: try body.optionalString("githubUserId"),
+            baseBranch: try body.optionalString("baseBranch", limit: GitBranch.maxBytes))
+        if let branch = parameters.baseBranch, let problem = GitBranch.problem(with: branch) {
+            throw HTTPError(400, "baseBranch: " + problem)
+        }
         for name in [parameters.repoOwner, parameters.repoName] where !Self.isRepoPart(name) {
             throw HTTPError(400, "repoOwner/repoName: letters, digits, '-', '_' and '.' only")
         }

@@ -88,6 +88,8 @@ actor SessionObject: DurableObject {
         var githubName: String?
         var githubEmail: String?
         var githubUserID: String?
+        /// The branch to start from; nil: the repository's default.
+        var baseBranch: String? = nil
     }
 
     /// `POST /internal/init`: the session row, a pending sandbox row (created_at 0, so the first spawn
@@ -97,10 +99,12 @@ actor SessionObject: DurableObject {
         let now = WallClock.milliseconds()
         try state.storage.transaction {
             try sql("""
-                INSERT INTO session (id, session_name, title, repo_owner, repo_name, model, status, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?)
+                INSERT INTO session (id, session_name, title, repo_owner, repo_name, model, status, created_at, updated_at,
+                                     base_branch)
+                VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?)
                 """, .text(state.id.hex), .text(parameters.sessionName), .text(parameters.title), .text(parameters.repoOwner),
-                .text(parameters.repoName), .text(parameters.model), .integer(now), .integer(now))
+                .text(parameters.repoName), .text(parameters.model), .integer(now), .integer(now),
+                parameters.baseBranch.map { .text($0) } ?? .null)
             try sql("INSERT INTO sandbox (id, status, created_at) VALUES (?, 'pending', 0)", .text(IDs.make()))
             let person = Person(userID: parameters.userID, githubUserID: parameters.githubUserID,
                                 githubLogin: parameters.githubLogin, githubName: parameters.githubName,
@@ -136,7 +140,7 @@ actor SessionObject: DurableObject {
             ("session_name", "id"), ("title", "title"), ("repo_owner", "repoOwner"), ("repo_name", "repoName"),
             ("repo_default_branch", "repoDefaultBranch"), ("branch_name", "branchName"), ("base_sha", "baseSha"),
             ("current_sha", "currentSha"), ("opencode_session_id", "opencodeSessionId"), ("model", "model"),
-            ("status", "status"), ("created_at", "createdAt"), ("updated_at", "updatedAt"),
+            ("status", "status"), ("created_at", "createdAt"), ("updated_at", "updatedAt"), ("base_branch", "baseBranch"),
         ]
         var fields: [String: JSON] = [:]
         for (column, key) in columns { fields[key] = row[column].map(json) ?? .null }
@@ -152,6 +156,7 @@ actor SessionObject: DurableObject {
             "id": row["session_name"].map(Self.json) ?? .null, "title": row["title"].map(Self.json) ?? .null,
             "repoOwner": row["repo_owner"].map(Self.json) ?? .null, "repoName": row["repo_name"].map(Self.json) ?? .null,
             "branchName": row["branch_name"].map(Self.json) ?? .null, "status": row["status"].map(Self.json) ?? .null,
+            "baseBranch": row["base_branch"].map(Self.json) ?? .null,
             "sandboxStatus": .string(box?["status"]?.string ?? SandboxStatus.pending),
             "messageCount": .int(Int64(count)), "createdAt": row["created_at"].map(Self.json) ?? .null,
             "isProcessing": .bool(try processingMessage() != nil), "model": row["model"].map(Self.json) ?? .null,

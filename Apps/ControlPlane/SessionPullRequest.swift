@@ -42,7 +42,7 @@ extension SessionObject {
         let readToken: String
         if let userToken { readToken = userToken } else { readToken = try await appToken() }
         let repository = try await github.call("GET", "/repos/\(owner)/\(name)", token: readToken)
-        let base = baseBranch ?? repository["default_branch"]?.string ?? "main"
+        let base = baseBranch ?? session["base_branch"]?.string ?? repository["default_branch"]?.string ?? "main"
 
         var head = suggestedBranch
         if let socket = sandboxSocket() {

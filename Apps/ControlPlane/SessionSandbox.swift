@@ -336,7 +336,7 @@ extension SessionObject {
                     "repo_name": .string(owner.repoName), "control_plane_url": .string(config.workerURL),
                     "sandbox_auth_token": .string(token), "provider": .string(config.modelProvider), "model": .string(model),
                     "agent": .string(config.agent), "git_user_name": JSON(owner.name), "git_user_email": JSON(owner.email),
-                    "user_env_vars": userEnvironment,
+                    "user_env_vars": userEnvironment, "base_branch": JSON(session["base_branch"]?.string),
                 ])
             }
             // The restore's new provider handle and tunnels are saved too (the original lost them).

@@ -2,12 +2,14 @@
 /// fix: `sandbox.auth_token` holds the SHA-256 of the sandbox token, not the token; `events.part_id`
 /// lets a `token` event be replaced by the next one for the same text part (tokens are cumulative,
 /// so only the last matters), which keeps the event log from filling with partial texts;
-/// `artifacts.message_id` names the prompt that made the artifact.
+/// `artifacts.message_id` names the prompt that made the artifact; `session.base_branch` is the branch
+/// the session starts from and opens its PR against (empty: the repository's default).
 enum SessionSchema {
     /// Columns added after a session's database may have been created, each with the statement that
     /// adds it: (table, column, ALTER TABLE).
     static let addedColumns: [(table: String, column: String, sql: String)] = [
         ("artifacts", "message_id", "ALTER TABLE artifacts ADD COLUMN message_id TEXT"),
+        ("session", "base_branch", "ALTER TABLE session ADD COLUMN base_branch TEXT"),
     ]
 
     static let statements = """
@@ -15,7 +17,8 @@ enum SessionSchema {
           id TEXT PRIMARY KEY, session_name TEXT NOT NULL, title TEXT NOT NULL, repo_owner TEXT NOT NULL,
           repo_name TEXT NOT NULL, repo_default_branch TEXT NOT NULL DEFAULT 'main', branch_name TEXT, base_sha TEXT,
           current_sha TEXT, opencode_session_id TEXT, model TEXT NOT NULL DEFAULT 'claude-haiku-4-5',
-          status TEXT NOT NULL DEFAULT 'created', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+          status TEXT NOT NULL DEFAULT 'created', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+          base_branch TEXT);
         CREATE TABLE IF NOT EXISTS participants (
           id TEXT PRIMARY KEY, user_id TEXT NOT NULL, github_user_id TEXT, github_login TEXT, github_email TEXT,
           github_name TEXT, role TEXT NOT NULL DEFAULT 'member', github_access_token_encrypted TEXT,

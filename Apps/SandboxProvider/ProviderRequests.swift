@@ -39,9 +39,13 @@ struct CreateRequest: Sendable {
     var gitUserEmail: String?
     var agent: Agent
     var userEnvironment: [String: String]
+    /// The branch to clone; nil: the repository's default.
+    var baseBranch: String?
 
     init(_ body: BodyFields, allowed: [ControlPlaneURL.AllowedHost]) throws(ProviderError) {
         sessionID = try body.sessionID("session_id")
+        baseBranch = try body.text("base_branch", limit: GitBranch.maxBytes, required: false)
+        if let branch = baseBranch, let problem = GitBranch.problem(with: branch) { throw .badRequest("base_branch: " + problem) }
         sandboxID = try body.sandboxID("sandbox_id")
         userEnvironment = try body.userEnvironment("user_env_vars")
         repoOwner = try body.repoPart("repo_owner")

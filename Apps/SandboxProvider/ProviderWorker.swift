@@ -80,8 +80,8 @@ struct ProviderWorker: Worker {
             restored: false, userEnvironment: request.userEnvironment)
         let url = Workspace.cloneURL(template: config.repoURLTemplate, owner: request.repoOwner, name: request.repoName)
         return try await supervisor.start(record: record, session: session) { paths in
-            try Workspace.prepareClone(paths, url: url, sessionID: request.sessionID, gitUserName: request.gitUserName,
-                                       gitUserEmail: request.gitUserEmail)
+            try Workspace.prepareClone(paths, url: url, sessionID: request.sessionID, branch: request.baseBranch,
+                                       gitUserName: request.gitUserName, gitUserEmail: request.gitUserEmail)
         }
     }
 

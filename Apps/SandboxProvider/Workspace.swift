@@ -21,12 +21,14 @@ enum Workspace {
         template.replacingOccurrences(of: "{owner}", with: owner).replacingOccurrences(of: "{name}", with: name)
     }
 
-    /// Clones into `paths.workspace`, checks out `dispatch/<session>` and sets the git identity when
+    /// Clones `branch` (nil: the default branch) into `paths.workspace`, checks out `dispatch/<session>`
+    /// from it and sets the git identity when
     /// given. Throws with git's own words (never the URL's credentials, should the template carry any).
-    static func prepareClone(_ paths: SandboxPaths, url: String, sessionID: String, gitUserName: String?,
+    static func prepareClone(_ paths: SandboxPaths, url: String, sessionID: String, branch: String? = nil, gitUserName: String?,
                              gitUserEmail: String?) throws {
         try makeFolders(paths)
-        let clone = try git(["clone", "--depth", String(cloneDepth), "--quiet", "--", url, paths.workspace], paths: paths,
+        let pick = branch.map { ["--branch", $0] } ?? []
+        let clone = try git(["clone", "--depth", String(cloneDepth), "--quiet"] + pick + ["--", url, paths.workspace], paths: paths,
                             timeout: cloneTimeout)
         guard clone.succeeded else { throw ChildProcess.Failure("git clone failed: " + describe(clone, hiding: url)) }
         let branch = try git(["-C", paths.workspace, "checkout", "--quiet", "-b", "dispatch/" + sessionID], paths: paths,

@@ -71,6 +71,7 @@ struct Pages: Sendable {
             "repoURL": web.config.githubURL + "/" + repository,
             "createdISO": state["createdAt"]?.int.map(Self.isoTime) ?? "",
             "branch": state["branchName"]?.string ?? "", "status": state["status"]?.string ?? "",
+            "baseBranch": state["baseBranch"]?.string ?? "default",
             "wsBase": web.config.webSocketBase(for: web.request), "userId": session.user.id,
             "userName": session.user.name, "csrf": session.csrfToken,
         ])

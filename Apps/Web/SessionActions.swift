@@ -29,6 +29,8 @@ struct SessionActions: Sendable {
         body["model"] = .string(fields["model"].flatMap { model in Pages.models.contains { $0.id == model } ? model : nil }
             ?? web.config.defaultModel)
         if !title.isEmpty { body["title"] = .string(title) }
+        let baseBranch = (fields["baseBranch"] ?? "").trimmingSpaces
+        if !baseBranch.isEmpty { body["baseBranch"] = .string(baseBranch) }
         do {
             let created = try await client().call("POST", "/sessions", body: .object(body))
             guard let id = created["sessionId"]?.string else { throw HTTPError(502, "the control plane gave no session id") }

@@ -54,6 +54,15 @@ struct ControlPlaneTests {
             "POST", "/api/sessions", headers: ["Authorization": ServiceToken.header(secret: world.internalSecret)],
             body: Array("{not json".utf8))
         #expect(malformed.status == 400 && malformed.text.contains("invalid JSON"), "\(malformed.text)")
+        for branch in ["../etc", "-x", "a..b", "feature/", "has space", "x.lock"] {
+            let refused = try await world.call("POST", "/sessions", json: ["repoOwner": "acme", "repoName": "widgets", "baseBranch": branch])
+            #expect(refused.status == 400 && refused.text.contains("baseBranch"), "\(branch): \(refused.text)")
+        }
+        let onBranch = try await world.call("POST", "/sessions", json: ["repoOwner": "acme", "repoName": "widgets",
+                                                                       "baseBranch": "release/2.x"])
+        let onBranchID = try #require((onBranch.json as? [String: Any])?["sessionId"] as? String, "\(onBranch.text)")
+        #expect((try await world.call("GET", "/sessions/\(onBranchID)").json as? [String: Any])?["baseBranch"] as? String == "release/2.x")
+        #expect(try await world.call("DELETE", "/sessions/\(onBranchID)").status == 200)
 
         let first = try await world.createSession(title: "First")
         let second = try await world.createSession(owner: "Acme", name: "Gadgets", title: "Second")

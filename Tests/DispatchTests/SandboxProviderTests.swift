@@ -89,6 +89,8 @@ struct SandboxProviderTests {
             ("/sandbox/create", Array("{not json".utf8), 400, "body: not JSON"),
             ("/sandbox/create", Array("[1, 2]".utf8), 400, "body: expected a JSON object"),
             ("/sandbox/create", with(["provider": String(repeating: "x", count: 600_000)]), 400, "over the limit of 524288"),
+            ("/sandbox/create", with(["base_branch": "../main"]), 400, "base_branch: \"../main\" is not a valid branch name"),
+            ("/sandbox/create", with(["base_branch": "a b"]), 400, "base_branch: \"a b\": letters, digits"),
             ("/sandbox/create", with(["user_env_vars": ["A", "B"]]), 400, "user_env_vars: expected an object of strings"),
             ("/sandbox/create", with(["user_env_vars": ["npm_token": "x"]]), 400, "user_env_vars: \"npm_token\" is not a variable name"),
             ("/sandbox/create", with(["user_env_vars": ["SANDBOX_AUTH_TOKEN": "x"]]), 400, "user_env_vars: SANDBOX_AUTH_TOKEN is reserved"),

@@ -129,6 +129,36 @@ struct SessionEndToEndTests {
         #expect(try await world.call("GET", "/sessions/\(session)").status == 404)
     }
 
+    @Test("a session on a base branch: the sandbox starts from that branch, and its pull request targets it")
+    func baseBranch() async throws {
+        let setup = try await offPool { try Setup() }
+        defer { setup.stop() }
+        let world = setup.world
+        // A second branch in the repository, with a file main does not have.
+        let work = setup.bare + "-develop"
+        try Fixtures.run(["git", "clone", "--quiet", setup.bare, work])
+        try Fixtures.run(["git", "checkout", "--quiet", "-b", "develop"], in: work)
+        try "on develop\n".write(toFile: work + "/DEVELOP.md", atomically: true, encoding: .utf8)
+        try Fixtures.run(["git", "add", "DEVELOP.md"], in: work)
+        try Fixtures.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "develop"], in: work)
+        try Fixtures.run(["git", "push", "--quiet", "origin", "develop"], in: work)
+
+        let created = try await world.call("POST", "/sessions", json: [
+            "repoOwner": "acme", "repoName": "widgets", "userId": "alice", "githubToken": "gho_alice_user_token", "baseBranch": "develop"])
+        let session = try #require((created.json as? [String: Any])?["sessionId"] as? String, "\(created.text)")
+        let alice = try await world.subscribedClient(session, userId: "alice", githubToken: "gho_alice_user_token")
+        try alice.send(["type": "prompt", "content": "cat DEVELOP.md && git rev-parse --abbrev-ref HEAD && echo x > x.txt && git add x.txt && git commit -qm x && sleep 3"])
+        let messageID = try #require(try await alice.next("prompt_queued")["messageId"] as? String)
+        try await alice.event("tool_call") { $0["messageId"] as? String == messageID }
+        let pr = try await world.call("POST", "/sessions/\(session)/pr", json: ["title": "On develop", "body": "x"])
+        #expect(pr.status == 200, "\(pr.text)")
+        try await alice.event("execution_complete", timeout: .seconds(60)) { $0["messageId"] as? String == messageID }
+        let output = Self.output(alice, messageId: messageID)
+        #expect(output.contains("on develop") && output.contains("dispatch/\(session)"), "started from develop: \(output)")
+        let pull = try await setup.githubCalls().last { $0["path"] as? String == "/repos/acme/widgets/pulls" }
+        #expect((pull?["body"] as? [String: Any])?["base"] as? String == "develop", "the PR targets the base branch: \(String(describing: pull))")
+    }
+
     @Test("a killed bridge makes the sandbox stale; the next prompt restores it from the snapshot and runs; the agent's secrets reach both sandboxes, the repository's over the global ones, read fresh at each start")
     func staleAndRestore() async throws {
         let setup = try await offPool { try Setup() }

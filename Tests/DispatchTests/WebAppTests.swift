@@ -219,7 +219,7 @@ struct WebAppTests {
         #expect(try await browser.request("GET", "/health").status == 200)
     }
 
-    @Test("the new-session page lists the GitHub App's repositories when there is one; each repository group's + starts another session there")
+    @Test("the new-session page lists the GitHub App's repositories when there is one and takes a base branch; each repository group's + starts another session there")
     func repositoryPicker() async throws {
         let scratch = NSTemporaryDirectory() + "web-repos-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -241,8 +241,13 @@ struct WebAppTests {
         let fullName = "\(first["owner"]!)/\(first["name"]!)"
         #expect(page.text.contains("value=\"\(fullName)\""))
         let csrf = try #require(TestBrowser.csrf(in: page.text))
-        let created = try await browser.request("POST", "/session/new", form: ["_csrf": csrf, "repository": fullName])
+        let created = try await browser.request("POST", "/session/new", form: ["_csrf": csrf, "repository": fullName,
+                                                                             "baseBranch": "release/2.x"])
         #expect(created.status == 303)
+        let createdID = String(try #require(created.header("location")).dropFirst("/session/".count))
+        let createdState = try await world.control.call("GET", "/sessions/\(createdID)").json as? [String: Any]
+        #expect(createdState?["baseBranch"] as? String == "release/2.x", "the form's base branch reaches the session")
+        #expect(try await browser.request("GET", "/session/\(createdID)").text.contains("<code id=\"base-branch\">release/2.x</code>"))
         let list = try await browser.request("GET", "/sessions")
         #expect(list.text.contains(fullName.lowercased()))
 
