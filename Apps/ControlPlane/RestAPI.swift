@@ -51,6 +51,34 @@ struct RestAPI: Sendable {
         if let captures = match.match("repos/:owner/:name/secrets/:secret") {
             return try await secret(request, try Self.repositoryScope(captures), name: captures["secret"]!)
         }
+        if match.match("automations") != nil {
+            switch method {
+            case "GET": return Reply.json(["automations": .array(try await automations { try $0.list() })])
+            case "POST":
+                let draft = try Self.automationDraft(try Body.object(request))
+                return Reply.json(try await automations { try $0.create(draft) }, status: 201)
+            default: throw HTTPError(405, "method not allowed")
+            }
+        }
+        if let captures = match.match("automations/:id") {
+            let id = captures["id"]!
+            switch method {
+            case "GET": return Reply.json(try await automations { try $0.one(id) })
+            case "DELETE":
+                try await automations { try $0.delete(id) }
+                return Reply.json(["id": .string(id), "deleted": true])
+            default: throw HTTPError(405, "method not allowed")
+            }
+        }
+        if method == "POST", let captures = match.match("automations/:id/:action") {
+            let id = captures["id"]!
+            switch captures["action"]! {
+            case "run": return Reply.json(try await automations { try await $0.runNow(id) })
+            case "pause": return Reply.json(try await automations { try $0.setEnabled(id, false) })
+            case "resume": return Reply.json(try await automations { try $0.setEnabled(id, true) })
+            default: throw HTTPError(404, "no automation action \(captures["action"]!)")
+            }
+        }
         if let captures = match.match("repos/:owner/:name/metadata") {
             let repositories = Repositories(env: env, config: config)
             let owner = captures["owner"]!.lowercased(), name = captures["name"]!.lowercased()
@@ -69,6 +97,29 @@ struct RestAPI: Sendable {
             try object.requireInitialized()
             return try await body(object)
         }
+    }
+
+    // MARK: Automations
+
+    private func automations<T: Sendable>(_ body: @escaping @Sendable (isolated AutomationScheduler) async throws -> T) async throws -> T {
+        try await AutomationScheduler.stub(env).run(as: AutomationScheduler.self, body)
+    }
+
+    static func automationDraft(_ body: JSON, now: Int64 = WallClock.milliseconds()) throws -> AutomationScheduler.Draft {
+        let owner = try body.requiredString("repoOwner").lowercased(), name = try body.requiredString("repoName").lowercased()
+        guard isRepoPart(owner), isRepoPart(name) else { throw HTTPError(400, "repoOwner/repoName: letters, digits, '-', '_' and '.' only") }
+        let branch = try body.optionalString("baseBranch", limit: GitBranch.maxBytes)
+        if let branch, let problem = GitBranch.problem(with: branch) { throw HTTPError(400, "baseBranch: " + problem) }
+        let startAt = body["startAt"]?.int
+        if let startAt, startAt < now - 60_000 || startAt > now + 366 * AutomationSchedule.dayMs {
+            throw HTTPError(400, "startAt: milliseconds since 1970, within the next year")
+        }
+        return AutomationScheduler.Draft(
+            title: try body.requiredString("title", limit: AutomationScheduler.maxTitleBytes), repoOwner: owner, repoName: name,
+            baseBranch: branch, model: Models.normalize(try body.optionalString("model")),
+            prompt: try body.requiredString("prompt", limit: Limits.maxPromptBytes),
+            schedule: try AutomationSchedule(body["schedule"] ?? [:]), startAt: startAt,
+            createdBy: try body.optionalString("createdBy") ?? "api")
     }
 
     // MARK: Agent secrets
@@ -127,10 +178,7 @@ struct RestAPI: Sendable {
         for name in [parameters.repoOwner, parameters.repoName] where !Self.isRepoPart(name) {
             throw HTTPError(400, "repoOwner/repoName: letters, digits, '-', '_' and '.' only")
         }
-        let entry = try await Sessions.stub(env, parameters.sessionName).run(as: SessionObject.self) {
-            try await $0.initialize(parameters)
-        }
-        try await SessionIndex(env).insert(entry)
+        try await SessionCreation.create(env, parameters)
         return Reply.json(["sessionId": .string(parameters.sessionName), "status": "created"], status: 201)
     }
 
@@ -207,5 +255,15 @@ struct RestAPI: Sendable {
         default:
             throw HTTPError(404, "no route for \(request.method) /sessions/\(id)/\(action)")
         }
+    }
+}
+
+/// A new session: its object initialised, then listed in the index.
+enum SessionCreation {
+    static func create(_ env: Env, _ parameters: SessionObject.InitParameters) async throws {
+        let entry = try await Sessions.stub(env, parameters.sessionName).run(as: SessionObject.self) {
+            try await $0.initialize(parameters)
+        }
+        try await SessionIndex(env).insert(entry)
     }
 }

@@ -159,6 +159,72 @@ struct ControlPlaneTests {
         #expect(try await world.call("PUT", "/repos/acme/gadgets/secrets/ONE_MORE", json: ["value": "v"]).status == 201, "scopes are apart")
     }
 
+    @Test("automations: a schedule's next run (interval, daily, weekdays); a due run starts a session with the prompt from the alarm; run now, pause, resume, delete; bad schedules are refused")
+    func automations() async throws {
+        let world = try await Self.world()
+        defer { world.stop() }
+        let base: [String: Any] = ["title": "Nightly deps", "repoOwner": "Acme", "repoName": "widgets", "prompt": "echo bump deps"]
+        let refusals: [([String: Any], String)] = [
+            (["schedule": ["kind": "hourly"]], "schedule.kind"),
+            (["schedule": ["kind": "interval", "everyMinutes": 2]], "schedule.everyMinutes: 5 to"),
+            (["schedule": ["kind": "daily", "time": "9:30"]], "schedule.time: HH:MM"),
+            (["schedule": ["kind": "daily", "time": "24:00"]], "schedule.time"),
+            (["schedule": ["kind": "daily", "time": "09:30"], "prompt": ""], "prompt is required"),
+            (["schedule": ["kind": "daily", "time": "09:30"], "baseBranch": "../x"], "baseBranch"),
+            (["schedule": ["kind": "daily", "time": "09:30"], "startAt": 5], "startAt"),
+        ]
+        for (change, reason) in refusals {
+            let response = try await world.call("POST", "/automations", json: base.merging(change) { $1 })
+            #expect(response.status == 400 && response.text.contains(reason), "\(change): \(response.text)")
+        }
+
+        // Daily at 09:30 UTC: the next 09:30 after now. Weekdays skip Saturday and Sunday.
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let daily = try await world.call("POST", "/automations", json: base.merging(["schedule": ["kind": "daily", "time": "09:30"]]) { $1 })
+        #expect(daily.status == 201, "\(daily.text)")
+        let dailyNext = try #require((daily.json as? [String: Any])?["nextRunAt"] as? Int64)
+        let day: Int64 = 86_400_000
+        let todayAt = now / day * day + (9 * 60 + 30) * 60_000
+        #expect(dailyNext == (todayAt > now ? todayAt : todayAt + day), "\(dailyNext)")
+        #expect((daily.json as? [String: Any])?["scheduleSummary"] as? String == "daily at 09:30 UTC")
+        let weekdays = try await world.call("POST", "/automations", json: base.merging(["schedule": ["kind": "weekdays", "time": "00:00"]]) { $1 })
+        let weekdayNext = try #require((weekdays.json as? [String: Any])?["nextRunAt"] as? Int64)
+        let weekday = (weekdayNext / day + 4) % 7
+        #expect(weekdayNext > now && weekdayNext % day == 0 && weekday != 0 && weekday != 6, "a weekday midnight: \(weekdayNext)")
+
+        // Due in a second: the alarm starts a session on the repository with the prompt, then schedules the next run.
+        let soon = try await world.call("POST", "/automations", json: base.merging([
+            "title": "Soon", "schedule": ["kind": "interval", "everyMinutes": 60], "startAt": now + 1000, "baseBranch": "develop"]) { $1 })
+        let soonID = try #require((soon.json as? [String: Any])?["id"] as? String, "\(soon.text)")
+        var ran: [String: Any] = [:]
+        for _ in 0..<100 where ran["lastSessionId"] as? String == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            ran = try await world.call("GET", "/automations/\(soonID)").json as? [String: Any] ?? [:]
+        }
+        let session = try #require(ran["lastSessionId"] as? String, "the alarm ran the automation: \(ran)")
+        #expect(ran["lastRunAt"] as? Int64 == now + 1000)
+        #expect(ran["nextRunAt"] as? Int64 == now + 1000 + 60 * 60_000, "the next run is an interval later: \(ran)")
+        let state = try await world.call("GET", "/sessions/\(session)").json as? [String: Any]
+        #expect(state?["title"] as? String == "Soon" && state?["repoName"] as? String == "widgets" && state?["baseBranch"] as? String == "develop")
+        let messages = try await world.call("GET", "/sessions/\(session)/messages").json as? [String: Any]
+        #expect((messages?["messages"] as? [[String: Any]])?.compactMap { $0["content"] as? String } == ["echo bump deps"])
+        let listed = try await world.call("GET", "/sessions").json as? [String: Any]
+        #expect((listed?["sessions"] as? [[String: Any]])?.contains { $0["id"] as? String == session } == true, "the run's session is listed")
+
+        // Run now, pause, resume, delete.
+        let manual = try await world.call("POST", "/automations/\(soonID)/run", json: [:])
+        let manualSession = try #require((manual.json as? [String: Any])?["sessionId"] as? String, "\(manual.text)")
+        #expect(manualSession != session)
+        let paused = try await world.call("POST", "/automations/\(soonID)/pause", json: [:]).json as? [String: Any]
+        #expect(paused?["enabled"] as? Bool == false)
+        let resumed = try await world.call("POST", "/automations/\(soonID)/resume", json: [:]).json as? [String: Any]
+        #expect(resumed?["enabled"] as? Bool == true && (resumed?["nextRunAt"] as? Int64 ?? 0) > now + 59 * 60_000)
+        #expect(try await world.call("DELETE", "/automations/\(soonID)").status == 200)
+        #expect(try await world.call("GET", "/automations/\(soonID)").status == 404)
+        let remaining = try await world.call("GET", "/automations").json as? [String: Any]
+        #expect((remaining?["automations"] as? [[String: Any]])?.count == 2)
+    }
+
     @Test("a session database from before artifacts had a message_id column gets it when the session opens after a restart")
     func addedColumnMigration() async throws {
         let world = try await Self.world()
