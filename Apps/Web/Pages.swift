@@ -79,16 +79,18 @@ struct Pages: Sendable {
                                                    sidebar: try await sidebar(current: id), bodyClass: "session-page"))
     }
 
-    /// `2026-12-02T07:30:00Z` from milliseconds since 1970; the page shows it relative to now.
     /// The model choices as `<option>`s, `selected` chosen (listed too when it is not one of them).
-    private func modelOptions(selected: String) throws -> String {
-        var choices = Self.models
+    private func modelOptions(selected: String) throws -> String { try Self.modelOptions(templates, selected: selected) }
+
+    static func modelOptions(_ templates: Templates, selected: String) throws -> String {
+        var choices = models
         if !choices.contains(where: { $0.id == selected }) { choices.insert((selected, selected), at: 0) }
         return try choices.map { model in
             try templates.render("option", ["value": model.id, "label": model.name, "selected": model.id == selected ? "selected" : ""])
         }.joined()
     }
 
+    /// `2026-12-02T07:30:00Z` from milliseconds since 1970; the page shows it relative to now.
     static func isoTime(_ milliseconds: Int64) -> String {
         ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }

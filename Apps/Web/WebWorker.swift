@@ -59,9 +59,14 @@ struct WebWorker: Worker {
         case ("GET", "/secrets"): return try await SecretsPage(web: web, session: session).show()
         case ("POST", "/secrets"): return try await SecretsPage(web: web, session: session).save()
         case ("POST", "/secrets/delete"): return try await SecretsPage(web: web, session: session).delete()
+        case ("GET", "/automations"): return try await AutomationsPage(web: web, session: session).show()
+        case ("POST", "/automations"): return try await AutomationsPage(web: web, session: session).create()
         default: break
         }
         if method == "GET", let captures = match.match("session/:id") { return try await pages.session(captures["id"]!) }
+        if method == "POST", let captures = match.match("automations/:id/:action") {
+            return try await AutomationsPage(web: web, session: session).perform(captures["action"]!, on: captures["id"]!)
+        }
         if method == "POST", let captures = match.match("session/:id/:action") {
             return try await actions.perform(captures["action"]!, on: captures["id"]!)
         }

@@ -298,6 +298,46 @@ struct WebAppTests {
         #expect((after?["secrets"] as? [Any])?.isEmpty == true)
     }
 
+    @Test("the automations page creates an automation on the control plane, lists it with its schedule and next run, runs it now into a new session, pauses, resumes and deletes it, and reports a refused schedule")
+    func automationsPage() async throws {
+        let world = try await offPool { try WebWorld(oauth: false) }
+        defer { world.stop() }
+        let browser = world.browser()
+        _ = try await browser.signInForDevelopment(login: "alice")
+        let page = try await browser.request("GET", "/automations")
+        #expect(page.status == 200 && page.text.contains("No automations yet."), "\(page.status)")
+        let csrf = try #require(TestBrowser.csrf(in: page.text))
+        let form = ["_csrf": csrf, "title": "Weekly bump", "repository": "acme/widgets", "prompt": "echo bump",
+                    "kind": "weekdays", "time": "07:15", "everyMinutes": "60", "model": "claude-sonnet-4-5"]
+
+        let refused = try await browser.request("POST", "/automations", form: form.merging(["kind": "interval", "everyMinutes": "1"]) { $1 })
+        #expect(refused.status == 400 && refused.text.contains("everyMinutes"), "\(refused.status)")
+        let created = try await browser.request("POST", "/automations", form: form)
+        #expect(created.status == 303 && created.header("location") == "/automations")
+        let stored = try #require(((try await world.control.call("GET", "/automations").json as? [String: Any])?["automations"]
+            as? [[String: Any]])?.first)
+        #expect(stored["scheduleSummary"] as? String == "weekdays at 07:15 UTC" && stored["model"] as? String == "claude-sonnet-4-5")
+        #expect(stored["createdBy"] as? String == "dev:alice")
+        let id = try #require(stored["id"] as? String)
+        let listed = try await browser.request("GET", "/automations")
+        #expect(listed.text.contains("data-automation-id=\"\(id)\"") && listed.text.contains("weekdays at 07:15 UTC"))
+        #expect(listed.text.contains(" 07:15 UTC · last never"), "the next run's time")
+
+        let run = try await browser.request("POST", "/automations/\(id)/run", form: ["_csrf": csrf])
+        let location = try #require(run.header("location"))
+        #expect(run.status == 303 && location.hasPrefix("/session/"), "Run now opens the new session")
+        let session = String(location.dropFirst("/session/".count))
+        let messages = try await world.control.call("GET", "/sessions/\(session)/messages").json as? [String: Any]
+        #expect((messages?["messages"] as? [[String: Any]])?.first?["content"] as? String == "echo bump")
+        #expect(try await browser.request("GET", "/automations").text.contains("href=\"/session/\(session)\""), "the last run links its session")
+
+        #expect(try await browser.request("POST", "/automations/\(id)/pause", form: ["_csrf": csrf]).status == 303)
+        #expect(try await browser.request("GET", "/automations").text.contains("next paused"))
+        #expect(try await browser.request("POST", "/automations/\(id)/resume", form: ["_csrf": csrf]).status == 303)
+        #expect(try await browser.request("POST", "/automations/\(id)/delete", form: ["_csrf": csrf]).status == 303)
+        #expect(try await world.control.call("GET", "/automations/\(id)").status == 404)
+    }
+
     static func status(_ world: WebWorld, _ id: String) async throws -> String? {
         let state = try await world.control.call("GET", "/sessions/\(id)")
         return (state.json as? [String: Any])?["status"] as? String

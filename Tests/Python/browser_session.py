@@ -6,7 +6,7 @@ and the control plane must run sandboxes with the shell agent.
 
 Steps, each checked; the first failure prints "FAIL: ..." and exits 1; success prints "PASS" lines:
   1. alice signs in through the OAuth round trip and lands on the home page; on the Secrets page she saves
-     a global secret, which is listed by name (its value never shown)
+     a global secret, which is listed by name (its value never shown), and creates an automation
   2. she creates a session from the new-session form and reaches its page
   3. the composer turns on once the sandbox is ready; she sends a shell command with Enter
   4. its output appears while it is still running (streamed, not shown only at completion), and the
@@ -26,7 +26,7 @@ from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--base", required=True)
@@ -114,6 +114,18 @@ if SECRET_VALUE in alice.page_source:
 os.makedirs(args.screenshots, exist_ok=True)
 alice.save_screenshot(os.path.join(args.screenshots, "secrets.png"))
 print("PASS alice saved a secret on the secrets page", flush=True)
+
+alice.find_element(By.LINK_TEXT, "Automations").click()
+wait(alice, lambda d: "No automations yet." in text_of(d, ".automation-rows"), "the automations page")
+form = alice.find_element(By.CSS_SELECTOR, ".automation-form")
+form.find_element(By.NAME, "title").send_keys("Hourly check")
+form.find_element(By.NAME, "repository").send_keys(args.repo)
+form.find_element(By.NAME, "prompt").send_keys("echo still fine")
+Select(form.find_element(By.NAME, "kind")).select_by_value("interval")
+form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+wait(alice, lambda d: "every 60 minutes" in text_of(d, ".automation-row"), "the new automation in the list")
+alice.save_screenshot(os.path.join(args.screenshots, "automations.png"))
+print("PASS alice created an automation", flush=True)
 
 # 2. a new session
 alice.get(args.base + "/session/new")
