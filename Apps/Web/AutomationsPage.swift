@@ -13,13 +13,9 @@ struct AutomationsPage: Sendable {
         let automations = try await client().call("GET", "/automations")["automations"]?.array ?? []
         var rows = try automations.map(row).joined()
         if automations.isEmpty { rows = try templates.render("automation-list-empty", [:]) }
-        let known = ((try? await client().call("GET", "/repos"))?["repos"]?.array ?? []).compactMap { repo -> String? in
-            guard let owner = repo["owner"]?.string, let name = repo["name"]?.string else { return nil }
-            return owner + "/" + name
-        }
         let body = try templates.render("automations", [
             "count": String(automations.count), "rows": rows, "csrf": session.csrfToken,
-            "repoOptions": try known.map { try templates.render("option", ["value": $0, "label": $0, "selected": ""]) }.joined(),
+            "repoOptions": try await client().repositoryOptions(templates),
             "models": try Pages.modelOptions(templates, selected: web.config.defaultModel),
             "flash": try flash.map { try templates.render("flash-error", ["message": $0]) } ?? "",
         ])

@@ -32,6 +32,16 @@ struct ControlPlaneClient: Sendable {
         return answer.json ?? .null
     }
 
+    /// The GitHub App's repositories as `<option>`s of `owner/name` (for a form's datalist); none when
+    /// there is no GitHub App or it cannot be reached, since the field also takes a typed name.
+    func repositoryOptions(_ templates: Templates) async throws -> String {
+        let repos = (try? await call("GET", "/repos"))?["repos"]?.array ?? []
+        return try repos.compactMap { repo -> String? in
+            guard let owner = repo["owner"]?.string, let name = repo["name"]?.string else { return nil }
+            return owner + "/" + name
+        }.map { try templates.render("option", ["value": $0, "label": $0, "selected": ""]) }.joined()
+    }
+
     /// The identity fields the control plane records for a participant.
     static func identity(_ session: AuthStore.Session) -> [String: JSON] {
         var fields: [String: JSON] = [

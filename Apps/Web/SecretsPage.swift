@@ -42,12 +42,7 @@ struct SecretsPage: Sendable {
             ])
         }.joined()
         if secrets.isEmpty { rows = try templates.render("secret-list-empty", [:]) }
-        // Repositories the user may mean: the GitHub App's, when there is one.
-        let known = ((try? await client().call("GET", "/repos"))?["repos"]?.array ?? []).compactMap { repo -> String? in
-            guard let owner = repo["owner"]?.string, let name = repo["name"]?.string else { return nil }
-            return owner + "/" + name
-        }
-        let options = try known.map { try templates.render("option", ["value": $0, "label": $0, "selected": ""]) }.joined()
+        let options = try await client().repositoryOptions(templates)
         let body = try templates.render("secrets", [
             "repo": scope.repo, "scopeLabel": scope.isGlobal ? "every repository" : scope.repo,
             "scopeTitle": scope.isGlobal ? "Global secrets" : "Secrets of " + scope.repo, "count": String(secrets.count),
