@@ -66,6 +66,17 @@ struct AutomationSchedule: Sendable, Equatable {
         }
     }
 
+    /// The run after the one due at `runAt`, handled at `now` (an alarm fires a little late, or much
+    /// later after downtime). An interval keeps its cadence from `runAt` (no drift by the alarm's
+    /// lateness) and skips the runs already missed, so a scheduler that slept through several runs
+    /// runs once; a time of day is the first one after now.
+    func next(afterRunAt runAt: Int64, now: Int64) -> Int64 {
+        guard kind == .interval else { return next(after: max(now, runAt)) }
+        let step = Int64(everyMinutes) * Self.minuteMs
+        let next = runAt + step
+        return next > now ? next : next + ((now - next) / step + 1) * step
+    }
+
     /// The first run strictly after `after` (milliseconds since 1970).
     func next(after: Int64) -> Int64 {
         switch kind {

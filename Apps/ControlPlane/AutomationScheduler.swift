@@ -121,8 +121,7 @@ actor AutomationScheduler: DurableObject {
         for row in due {
             guard let id = row["id"]?.string, let runAt = row["next_run_at"]?.int else { continue }
             let schedule = try AutomationSchedule(Self.parsed(row["schedule"]?.string))
-            // The next run comes after now, so a scheduler that slept through several runs runs once.
-            let next = schedule.next(after: max(now, Int64(runAt)))
+            let next = schedule.next(afterRunAt: Int64(runAt), now: now)
             do {
                 let session = try await run(row, at: Int64(runAt))
                 try sql("UPDATE automations SET last_run_at = ?, last_session_id = ?, last_error = NULL, next_run_at = ? WHERE id = ?",
