@@ -64,7 +64,7 @@ struct AgentSecrets: Sendable {
         }
         guard !value.utf8.contains(0) else { throw HTTPError(400, "value: no NUL characters (it becomes an environment variable)") }
         try await prepare()
-        let sealed = try TokenCipher(env).seal(value)
+        let sealed = try TokenCipher(env).seal(value, for: .agentSecret(scope: scope.key, name: name))
         let results = try await database.batch([
             ("SELECT count(*) AS present FROM agent_secrets WHERE scope = ? AND name = ?", [.text(scope.key), .text(name)]),
             ("""
@@ -97,8 +97,12 @@ struct AgentSecrets: Sendable {
         let cipher = try TokenCipher(env)
         var values: [String: String] = [:]
         for row in rows {
-            guard let name = row["name"]?.string, let sealed = row["value_sealed"]?.string else { continue }
-            values[name] = try cipher.open(sealed)
+            guard let scope = row["scope"]?.string, let name = row["name"]?.string, let sealed = row["value_sealed"]?.string else { continue }
+            do {
+                values[name] = try cipher.open(sealed, for: .agentSecret(scope: scope, name: name))
+            } catch {
+                throw HTTPError(500, "the agent secret \(name) (\(scope)) does not open; put it again: \(error)")
+            }
         }
         return values
     }

@@ -1,9 +1,33 @@
 import RuntimeAPI
 
-/// Users' GitHub tokens at rest (reference §1.14): AES-256-GCM under `TOKEN_ENCRYPTION_KEY` (base64 of
-/// 32 bytes), stored as base64 of `iv ‖ ciphertext ‖ tag`.
+/// Values at rest (reference §1.14): users' GitHub tokens and the agent's secrets, AES-256-GCM under
+/// `TOKEN_ENCRYPTION_KEY` (base64 of 32 bytes), stored as `v2:` and base64 of `iv ‖ ciphertext ‖ tag`.
+///
+/// Each value is sealed for one place (`Owner`), bound in as GCM's associated data, so a ciphertext
+/// copied into another row, say one user's token into another user's participant or one repository's
+/// secret into the global scope, fails to open there instead of being used as that row's. Values
+/// stored before `v2` (no prefix, no associated data) still open, wherever they are.
 struct TokenCipher: Sendable {
     let key: [UInt8]
+
+    /// Where a sealed value belongs.
+    enum Owner: Sendable {
+        /// A participant's GitHub token: the user it was issued for.
+        case githubToken(userID: String)
+        /// An agent secret: its scope key and name.
+        case agentSecret(scope: String, name: String)
+
+        /// NUL-separated: no part can contain NUL (user ids, scope keys and secret names are checked
+        /// text), so two owners never share bytes.
+        var associatedData: [UInt8] {
+            switch self {
+            case .githubToken(let userID): Array("dispatch-github-token\u{0}\(userID)".utf8)
+            case .agentSecret(let scope, let name): Array("dispatch-agent-secret\u{0}\(scope)\u{0}\(name)".utf8)
+            }
+        }
+    }
+
+    static let versionPrefix = "v2:"
 
     init(_ env: Env) throws {
         guard let text = env.secrets["TOKEN_ENCRYPTION_KEY"], !text.isEmpty else {
@@ -15,13 +39,21 @@ struct TokenCipher: Sendable {
         self.key = key
     }
 
-    func seal(_ token: String) throws -> String {
-        Encoding.base64(try Crypto.aesGCMSeal(Array(token.utf8), key: key))
+    func seal(_ value: String, for owner: Owner) throws -> String {
+        Self.versionPrefix + Encoding.base64(try Crypto.aesGCMSeal(Array(value.utf8), key: key, associatedData: owner.associatedData))
     }
 
-    func open(_ sealed: String) throws -> String {
-        guard let box = Encoding.base64Decode(sealed) else { throw CryptoFailure("stored token is not base64") }
-        return String(decoding: try Crypto.aesGCMOpen(box, key: key), as: UTF8.self)
+    func open(_ sealed: String, for owner: Owner) throws -> String {
+        let bound = sealed.hasPrefix(Self.versionPrefix)
+        guard let box = Encoding.base64Decode(bound ? String(sealed.dropFirst(Self.versionPrefix.count)) : sealed) else {
+            throw CryptoFailure("a stored sealed value is not base64")
+        }
+        do {
+            return String(decoding: try Crypto.aesGCMOpen(box, key: key, associatedData: bound ? owner.associatedData : []),
+                          as: UTF8.self)
+        } catch {
+            throw CryptoFailure("a stored sealed value does not open: sealed under another TOKEN_ENCRYPTION_KEY or for another owner")
+        }
     }
 }
 

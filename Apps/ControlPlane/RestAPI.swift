@@ -159,14 +159,17 @@ struct RestAPI: Sendable {
 
     private func createSession(_ request: Request) async throws -> Response {
         let body = try Body.object(request)
+        let userID = try body.optionalString("userId") ?? "anonymous"
         let parameters = SessionObject.InitParameters(
             sessionName: IDs.make(),
             repoOwner: try body.requiredString("repoOwner").lowercased(),
             repoName: try body.requiredString("repoName").lowercased(),
             title: try body.optionalString("title", limit: Limits.maxTitleBytes) ?? "New session",
             model: Models.normalize(try body.optionalString("model")) ?? config.defaultModel,
-            githubTokenSealed: try body.optionalString("githubToken", limit: 4096).map { try TokenCipher(env).seal($0) },
-            userID: try body.optionalString("userId") ?? "anonymous",
+            githubTokenSealed: try body.optionalString("githubToken", limit: 4096).map {
+                try TokenCipher(env).seal($0, for: .githubToken(userID: userID))
+            },
+            userID: userID,
             githubLogin: try body.optionalString("githubLogin"),
             githubName: try body.optionalString("githubName"),
             githubEmail: try body.optionalString("githubEmail"),
@@ -243,7 +246,9 @@ struct RestAPI: Sendable {
                 userID: try body.requiredString("userId"), githubUserID: try body.optionalString("githubUserId"),
                 githubLogin: try body.optionalString("githubLogin"), githubName: try body.optionalString("githubName"),
                 githubEmail: try body.optionalString("githubEmail"))
-            let sealed = try body.optionalString("githubToken", limit: 4096).map { try TokenCipher(env).seal($0) }
+            let sealed = try body.optionalString("githubToken", limit: 4096).map {
+                try TokenCipher(env).seal($0, for: .githubToken(userID: person.userID))
+            }
             let expiresAt = try body.optionalInt("githubTokenExpiresAt")
             return Reply.json(try await session(id) { try $0.issueWebSocketToken(person, githubTokenSealed: sealed, githubTokenExpiresAt: expiresAt) })
         case ("POST", "archive"):

@@ -25,7 +25,7 @@ extension SessionObject {
             if let expires = running["github_token_expires_at"]?.int, Int64(expires) - 60_000 < WallClock.milliseconds() {
                 (userToken, noTokenReason) = (nil, "the prompting user's GitHub token expired")
             } else {
-                (userToken, noTokenReason) = (try TokenCipher(env).open(sealed), nil)
+                (userToken, noTokenReason) = (try TokenCipher(env).open(sealed, for: .githubToken(userID: running["user_id"]?.string ?? "")), nil)
             }
         } else {
             (userToken, noTokenReason) = (nil, "the prompting user has no GitHub token")

@@ -159,6 +159,49 @@ struct ControlPlaneTests {
         #expect(try await world.call("PUT", "/repos/acme/gadgets/secrets/ONE_MORE", json: ["value": "v"]).status == 201, "scopes are apart")
     }
 
+    @Test("a sealed agent secret is bound to its scope and name: one copied into another row does not open there and the sandbox start names it; one sealed before the binding still opens")
+    func agentSecretBinding() async throws {
+        let world = try await Self.world()
+        defer { world.stop() }
+        #expect(try await world.call("PUT", "/secrets/NPM_TOKEN", json: ["value": "global value"]).status == 201)
+        #expect(try await world.call("PUT", "/repos/acme/widgets/secrets/DEPLOY_KEY", json: ["value": "repo value"]).status == 201)
+        try await offPool { world.runtime.shutDown() }
+
+        // With the runtime stopped: the repository's ciphertext copied over the global one, and a row
+        // the way the control plane sealed values before they were bound (no prefix, no associated data).
+        let script = """
+            import base64, glob, os, sqlite3, sys
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            key = base64.b64decode(sys.argv[2])
+            iv = os.urandom(12)
+            legacy = base64.b64encode(iv + AESGCM(key).encrypt(iv, b"sealed before binding", None)).decode()
+            edited = 0
+            for path in glob.glob(sys.argv[1] + "/**/*.sqlite", recursive=True):
+                db = sqlite3.connect(path)
+                if db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'agent_secrets'").fetchone()[0]:
+                    db.execute("UPDATE agent_secrets SET value_sealed = (SELECT value_sealed FROM agent_secrets "
+                               "WHERE name = 'DEPLOY_KEY') WHERE name = 'NPM_TOKEN'")
+                    db.execute("INSERT INTO agent_secrets VALUES ('global', 'LEGACY', ?, 0, 0)", (legacy,))
+                    db.commit()
+                    edited += 1
+                db.close()
+            print(edited)
+            """
+        let edited = try Fixtures.run(["python3", "-c", script, world.runtime.stateDirectory, world.encryptionKey])
+        #expect(edited.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "one database holds the secrets: \(edited)")
+
+        let restarted = try await offPool { try ControlPlaneWorld(restarting: world) }
+        defer { restarted.stop() }
+        let session = try await restarted.createSession()
+        let alice = try await restarted.subscribedClient(session, userId: "alice")
+        try alice.send(["type": "prompt", "content": "echo hi"])
+        // Global secrets are read in name order: LEGACY opens, then NPM_TOKEN does not.
+        let failure = try await alice.next("sandbox_error", timeout: .seconds(30))
+        let error = failure["error"] as? String ?? ""
+        #expect(error.contains("agent secret NPM_TOKEN (global) does not open") && !error.contains("LEGACY"), "\(error)")
+        #expect(!error.contains("repo value") && !error.contains("global value"), "no value in the error")
+    }
+
     @Test("automations: a schedule's next run (interval, daily, weekdays); a due run starts a session with the prompt from the alarm; run now, pause, resume, delete; bad schedules are refused")
     func automations() async throws {
         let world = try await Self.world()

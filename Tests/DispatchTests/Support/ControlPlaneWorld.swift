@@ -6,13 +6,16 @@ import RuntimeAPI
 final class ControlPlaneWorld: @unchecked Sendable {
     let runtime: RuntimeWorld
     let sockets: TestSockets
-    let internalSecret = "internal-" + UUID().uuidString
-    let sandboxSecret = "sandbox-" + UUID().uuidString
+    let internalSecret: String
+    let sandboxSecret: String
     /// base64 of 32 bytes.
-    let encryptionKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+    let encryptionKey: String
 
     init(controlPlaneVars: [String: String] = [:], controlPlaneSecrets: [String: String] = [:],
          withProvider providerVars: [String: String]? = nil) throws {
+        internalSecret = "internal-" + UUID().uuidString
+        sandboxSecret = "sandbox-" + UUID().uuidString
+        encryptionKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         runtime = try RuntimeWorld()
         sockets = try TestSockets()
         let apps = RuntimeWorld.repoRoot() + "/Apps"
@@ -30,6 +33,14 @@ final class ControlPlaneWorld: @unchecked Sendable {
             try runtime.putSecret("sandbox-provider", "SANDBOX_API_SECRET", sandboxSecret)
             try runtime.deploy(apps + "/SandboxProvider", vars: vars)
         }
+    }
+
+    /// A restart: a new runtime on `previous`'s state directory (after its `runtime.shutDown()`), with
+    /// the apps, secrets and data it left. Its port is new; the apps' URL vars still name the old one.
+    init(restarting previous: ControlPlaneWorld) throws {
+        (internalSecret, sandboxSecret, encryptionKey) = (previous.internalSecret, previous.sandboxSecret, previous.encryptionKey)
+        runtime = try RuntimeWorld(stateDirectory: previous.runtime.stateDirectory)
+        sockets = try TestSockets()
     }
 
     func stop() {
