@@ -31,4 +31,30 @@ static inline int csqlite_set_lookaside(sqlite3 *db, int slotBytes, int slots) {
 static inline int csqlite_enable_foreign_keys(sqlite3 *db) {
     return sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FKEY, 1, (int *)0);
 }
+/// Process-wide memory settings, before SQLite initializes: no global memory statistics (each
+/// allocation would take a process-wide mutex) and no up-front page-cache block per connection
+/// (SQLite's default is 20 pages, about 86 KiB, for every open database even when it uses two pages).
+static inline int csqlite_configure_memory(void) {
+    int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (rc != SQLITE_OK) return rc;
+    return sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0);
+}
+
+/// A file of the runtime's pooled VFS: SQLite's base struct, then the Swift object that holds the
+/// file's path and, while it has one, its descriptor.
+typedef struct csqlite_pooled_file {
+    sqlite3_file base;
+    void *owner;
+} csqlite_pooled_file;
+
+static inline void *csqlite_pooled_owner(sqlite3_file *file) {
+    return ((csqlite_pooled_file *)file)->owner;
+}
+
+static inline void csqlite_pooled_attach(sqlite3_file *file, const sqlite3_io_methods *methods, void *owner) {
+    ((csqlite_pooled_file *)file)->base.pMethods = methods;
+    ((csqlite_pooled_file *)file)->owner = owner;
+}
+
+static inline int csqlite_pooled_file_size(void) { return (int)sizeof(csqlite_pooled_file); }
 #endif

@@ -188,6 +188,9 @@ public final class ObjectRuntime: @unchecked Sendable {
         public var journaledCommits = 0
         /// fdatasyncs that acknowledged writes waited for: journal syncs plus direct WAL syncs.
         public var fdatasyncs = 0
+        /// Database and WAL files reopened after the descriptor pool had closed them, process-wide
+        /// (every app's objects share the pool).
+        public var fileReopens = 0
         public init() {}
     }
 
@@ -205,6 +208,7 @@ public final class ObjectRuntime: @unchecked Sendable {
             total.journaledCommits += counters.journaledCommits
             total.fdatasyncs += counters.fdatasyncs
         }
+        total.fileReopens = SQLiteDatabase.descriptorPoolCounts.reopens
         return total
     }
 

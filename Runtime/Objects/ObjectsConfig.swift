@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Settings of the Durable Objects runtime. Defaults are named constants.
 public struct ObjectsConfig: Sendable {
     /// An object with no event in flight for this long is dropped from memory (its database closed);
@@ -11,21 +7,17 @@ public struct ObjectsConfig: Sendable {
     public static let defaultAlarmRetryBase: Duration = .seconds(2)
     /// Attempts of one alarm (the first run plus retries) before it is given up.
     public static let maxAlarmAttempts = 6
-    /// Share of the process's descriptor limit (RLIMIT_NOFILE) that open objects may take, as a divisor:
-    /// the rest is left for sockets, hibernated WebSockets among them.
-    public static let descriptorShareDivisor = 2
-    /// Descriptors one open object holds: its database and its WAL.
-    public static let descriptorsPerObject = 2
-    /// Bounds of the per-loop open-object cap, whatever the descriptor limit says.
-    public static let maxLiveObjectsPerLoopRange = 64...16_384
+    /// Objects the process keeps open at once, shared evenly by its loops: past this, a loop evicts
+    /// its least recently used idle objects early. Memory is the bound: an open object with a small
+    /// database holds about 50 KiB (its WAL index, lookaside, prepared statements and cached pages).
+    /// Descriptors are not: object databases draw theirs from `RuntimeStorage`'s descriptor pool.
+    public static let defaultMaxLiveObjects = 16_384
+    /// A loop keeps at least this many open, however many loops share the default.
+    public static let minLiveObjectsPerLoop = 64
 
-    /// Objects a loop keeps open at once, from the descriptor limit: past this, the least recently used
-    /// idle objects are evicted early, so many objects cannot exhaust the process's descriptors.
+    /// Objects a loop keeps open at once by default.
     public static func defaultMaxLiveObjectsPerLoop(loops: Int) -> Int {
-        var limit = rlimit()
-        let descriptors = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(min(limit.rlim_cur, 1 << 20)) : 1024
-        let perLoop = descriptors / descriptorShareDivisor / descriptorsPerObject / max(loops, 1)
-        return min(max(perLoop, maxLiveObjectsPerLoopRange.lowerBound), maxLiveObjectsPerLoopRange.upperBound)
+        max(defaultMaxLiveObjects / max(loops, 1), minLiveObjectsPerLoop)
     }
 
     /// Where object databases live: `<stateDirectory>/objects/<namespace>/<id>.sqlite`.

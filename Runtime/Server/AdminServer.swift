@@ -15,7 +15,8 @@ import RuntimeIO
 /// - `POST /v1/apps/<name>/secrets/reload` — the app's env picks up changed secrets
 /// - `GET  /v1/apps/<name>/tail` — live JSON lines (requests and logs), until the client goes away
 /// - `GET  /v1/apps/<name>/stats` — objects in memory, objects created, hibernatable sockets open, and
-///   storage commits and the fdatasyncs they waited for (`builtin` names the built-in app)
+///   storage commits, the fdatasyncs they waited for and the files reopened from the descriptor pool
+///   (`builtin` names the built-in app)
 final class AdminServer: @unchecked Sendable {
     let loop: Loop
     private var listener: Listener?
@@ -98,7 +99,7 @@ final class AdminResponder: HTTPResponder, @unchecked Sendable {
                                    "objectsCreated": await app.objects.instancesCreated(),
                                    "webSockets": await app.objects.openWebSockets(),
                                    "storage": ["commits": storage.commits, "journaledCommits": storage.journaledCommits,
-                                               "fdatasyncs": storage.fdatasyncs]])
+                                               "fdatasyncs": storage.fdatasyncs, "fileReopens": storage.fileReopens]])
         default:
             return Self.json(404, ["error": "no admin route \(request.method) \(request.url.path)"])
         }

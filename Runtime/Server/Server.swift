@@ -49,6 +49,8 @@ public final class Server: Sendable {
     /// state directory not writable).
     public init(config: ServerConfig, app: App) throws {
         self.config = config
+        // Before anything sizes itself by the limit (the descriptor pool of object databases does).
+        DescriptorLimit.raiseToHard()
         try Self.prepareStateDirectory(config.stateDirectory)
         let tls = try ServerTLS.context(for: config)
         let outboundTLS = try TLSContext(client: config.outboundTLS)

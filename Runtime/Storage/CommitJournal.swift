@@ -33,6 +33,10 @@ public final class CommitJournal {
         public var fileBytes = 32 * 1024 * 1024
         /// Zeros written ahead of the records at a time.
         public var growthBytes = 1024 * 1024
+        /// WAL fdatasyncs a retirement keeps in flight. A file can cover thousands of objects; started
+        /// all at once, their syncs queued ahead of the journal's own in io_uring's workers and held
+        /// every acknowledgement for hundreds of milliseconds (and took a descriptor each).
+        public var retirementConcurrency = 16
         public init() {}
     }
 
@@ -72,6 +76,8 @@ public final class CommitJournal {
     /// fdatasyncs of the journal and retirements so far, for tests and `bench`.
     public private(set) var flushCount = 0
     public private(set) var retirementCount = 0
+    /// The most WAL syncs one retirement had in flight at once (for tests).
+    public private(set) var peakRetirementSyncs = 0
 
     /// Creates the loop's two journal files in `directory` (named after `name`), empty. Run recovery
     /// first: whatever the files held before is discarded.
@@ -176,41 +182,58 @@ public final class CommitJournal {
         retire(current)
     }
 
+    /// One retirement in progress: the WALs still to sync and those syncing.
+    private final class Retirement {
+        let file: JournalFile
+        let paths: [String]
+        var next = 0
+        var inFlight = 0
+        var failed = false
+        init(file: JournalFile) {
+            self.file = file
+            paths = Array(file.touched)
+        }
+    }
+
     /// Makes every object WAL with records in `file` durable, then frees the file.
     private func retire(_ file: JournalFile) {
-        var remaining = 1
-        var failed = false
-        let finishOne = { [weak self] in
-            remaining -= 1
-            guard remaining == 0, let self else { return }
-            if failed {
-                // The records are still needed; try again a little later.
-                let timer = LoopTimer { [weak self] in self?.retire(file) }
-                self.loop.arm(timer, after: .milliseconds(500))
-                return
-            }
-            file.touched = []
-            file.state = .free
-            self.retirementCount += 1
-            // The header stays as it is until the file is reused: records it vouches for are
-            // redundant now, and recovery skips them by their lsn.
-        }
-        for path in file.touched {
-            let walPath = root + "/" + path + "-wal"
+        advance(Retirement(file: file))
+    }
+
+    /// Starts WAL syncs up to `retirementConcurrency`; once none is left, frees the file (or, after a
+    /// failure, tries the whole retirement again a little later).
+    private func advance(_ run: Retirement) {
+        while run.inFlight < limits.retirementConcurrency, run.next < run.paths.count {
+            let walPath = root + "/" + run.paths[run.next] + "-wal"
+            run.next += 1
             let fd = open(walPath, O_RDONLY | O_CLOEXEC)
             if fd < 0 {
                 // No WAL: the database was checkpointed and its WAL removed, so it is durable.
-                if errno != ENOENT { failed = true }
+                if errno != ENOENT { run.failed = true }
                 continue
             }
-            remaining += 1
-            FileSync.start(loop: loop, fd: fd) { result in
+            run.inFlight += 1
+            peakRetirementSyncs = max(peakRetirementSyncs, run.inFlight)
+            FileSync.start(loop: loop, fd: fd) { [weak self] result in
                 close(fd)
-                if result < 0 { failed = true }
-                finishOne()
+                if result < 0 { run.failed = true }
+                run.inFlight -= 1
+                self?.advance(run)
             }
         }
-        finishOne()
+        guard run.inFlight == 0, run.next == run.paths.count else { return }
+        let file = run.file
+        if run.failed {
+            // The records are still needed; try again a little later.
+            let timer = LoopTimer { [weak self] in self?.retire(file) }
+            loop.arm(timer, after: .milliseconds(500))
+            return
+        }
+        file.touched = []
+        file.state = .free
+        retirementCount += 1
+        // The header stays as it is until the file is reused: records it vouches for are redundant
+        // now, and recovery skips them by their lsn.
     }
 
     /// Starts a new generation in `file`: its header vouches only for records written from now on.

@@ -25,13 +25,16 @@ public final class SQLiteDatabase {
     var sawSchemaChange = false
     private var closed = false
 
-    /// SQLite's unix VFS without file locks. Each database has one connection, in one process, and
-    /// `StateDirectoryLock` keeps other runtimes out of the state directory, so POSIX locks guard
-    /// nothing here. Their cost is real: the locking VFS keeps every open file in one linked list that
-    /// each open and close walks, and with thousands of objects open that walk was most of the cost of
-    /// opening one. Without shared-memory methods SQLite allows WAL only in exclusive locking mode,
-    /// which every connection sets first.
-    public static let vfs = "unix-none"
+    /// The VFS databases open through: SQLite's unix VFS without file locks (each database has one
+    /// connection, in one process, and `StateDirectoryLock` keeps other runtimes out, so POSIX locks
+    /// guard nothing here, while the locking VFS walks a list of every open file at each open and
+    /// close), whose database and WAL descriptors are pooled (`PooledVFS`), so open databases are not
+    /// bounded by the descriptor limit. Without shared-memory methods SQLite allows WAL only in
+    /// exclusive locking mode, which every connection sets first.
+    public static var vfs: String { PooledVFS.registered() }
+    /// The descriptor pool's counts across the process: descriptors held now, closed to make room, and
+    /// files reopened after that (for stats and `bench`).
+    public static var descriptorPoolCounts: (open: Int, evictions: Int, reopens: Int) { DescriptorPool.shared.counts }
     /// Lookaside slots per connection: 16 of 1200 bytes (SQLite's default is about 100, 120 KiB), since
     /// a loop keeps thousands of object databases open and each is used by small statements.
     static let lookasideSlotBytes: Int32 = 1200

@@ -119,7 +119,11 @@ struct ObjectBench: ParsableCommand {
                 print("runtime             \(commits) commits, \(syncs) fdatasyncs (\(String(format: "%.1f", Double(commits) / Double(max(syncs, 1)))) commits each), "
                     + "CPU \(String(format: "%.1f", cpuMicroseconds)) us per \(unit)")
             }
-            runtimeDocument = ["commits": commits, "fdatasyncs": syncs, "cpu_us_per_request": cpuMicroseconds]
+            let opens = after.objectsCreated - before.objectsCreated
+            let reopens = after.fileReopens - before.fileReopens
+            print("                    \(opens) objects opened (database opens), \(reopens) files reopened from the descriptor pool")
+            runtimeDocument = ["commits": commits, "fdatasyncs": syncs, "cpu_us_per_request": cpuMicroseconds,
+                               "objects_opened": opens, "files_reopened": reopens]
         }
         if let json {
             var document: [String: Any] = [

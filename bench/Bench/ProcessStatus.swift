@@ -69,20 +69,6 @@ enum ProcessStatus {
         return count
     }
 
-    /// Raises our RLIMIT_NOFILE soft limit to the hard limit; returns both as they are afterwards.
-    @discardableResult
-    static func raiseDescriptorLimit() -> (soft: UInt64, hard: UInt64) {
-        var limit = rlimit()
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        guard getrlimit(resource, &limit) == 0 else { return (0, 0) }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(resource, &raised) == 0 { limit = raised }
-        }
-        return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
-    }
-
     /// Descriptors `holdSpareDescriptors` keeps: enough for the /proc reads, the /proc/PID/fd listing and
     /// the JSON file after the connections have used up every other descriptor.
     static let spareDescriptors = 8

@@ -10,6 +10,9 @@ struct RuntimeProbe {
     struct Sample {
         var commits: Int
         var fdatasyncs: Int
+        /// Objects instantiated (each opens its database) and files reopened from the descriptor pool.
+        var objectsCreated: Int
+        var fileReopens: Int
         var cpuSeconds: Double
     }
 
@@ -40,6 +43,9 @@ struct RuntimeProbe {
               let commits = storage["commits"] as? Int, let fdatasyncs = storage["fdatasyncs"] as? Int else {
             throw Failure(description: "\(client.url)/v1/apps/\(app)/stats answered \(reply.status) without storage counters: \(reply.errorText)")
         }
-        return Sample(commits: commits, fdatasyncs: fdatasyncs, cpuSeconds: try ProcessStatus.cpuSeconds(pid: pid))
+        return Sample(commits: commits, fdatasyncs: fdatasyncs,
+                      objectsCreated: reply.json?["objectsCreated"] as? Int ?? 0,
+                      fileReopens: storage["fileReopens"] as? Int ?? 0,
+                      cpuSeconds: try ProcessStatus.cpuSeconds(pid: pid))
     }
 }

@@ -74,7 +74,7 @@ struct SessionBench: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        ProcessStatus.raiseDescriptorLimit()
+        DescriptorLimit.raiseToHard()
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         let options = SessionRun.Options(
             url: try TargetURL(base), sessions: sessions, clients: clients,

@@ -56,7 +56,7 @@ struct WebSocketIdleBench: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        let ownLimit = ProcessStatus.raiseDescriptorLimit()
+        let ownLimit = DescriptorLimit.raiseToHard()
         var spare = ProcessStatus.holdSpareDescriptors()
         defer { ProcessStatus.releaseSpareDescriptors(spare) }
         let base = try WebSocketURL(url)
