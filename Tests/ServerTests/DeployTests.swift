@@ -185,7 +185,7 @@ struct DeployTests {
         let unknown = try world.stats("nothing-here")
         #expect((unknown["error"] as? String)?.contains("no app named nothing-here") == true)
         let before = try #require(world.stats("builtin")["storage"] as? [String: Int])
-        #expect(before == ["commits": 0, "journaledCommits": 0, "fdatasyncs": 0])
+        #expect(before == ["commits": 0, "journaledCommits": 0, "fdatasyncs": 0, "fileReopens": 0])
 
         // One connection, one increment at a time: each is its own turn, so its own commit, and its
         // response waits until a sync has made it durable.
@@ -201,6 +201,8 @@ struct DeployTests {
         // the other nineteen.
         #expect(after["journaledCommits"] == 19)
         #expect((after["fdatasyncs"] ?? 0) >= 20)
+        // One object's two files stay in the descriptor pool: nothing had to be reopened.
+        #expect(after["fileReopens"] == 0)
     }
 }
 
