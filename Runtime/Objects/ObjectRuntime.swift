@@ -191,6 +191,9 @@ public final class ObjectRuntime: @unchecked Sendable {
         /// Database and WAL files reopened after the descriptor pool had closed them, process-wide
         /// (every app's objects share the pool).
         public var fileReopens = 0
+        /// WAL checkpoints run after commits, and the microseconds they took in all.
+        public var checkpoints = 0
+        public var checkpointMicroseconds = 0
         public init() {}
     }
 
@@ -202,11 +205,15 @@ public final class ObjectRuntime: @unchecked Sendable {
                 counters.commits = objects.groupCommit.commitCount
                 counters.journaledCommits = objects.groupCommit.journaledCount
                 counters.fdatasyncs = objects.groupCommit.directSyncCount + (objects.groupCommit.journal?.flushCount ?? 0)
+                counters.checkpoints = objects.groupCommit.checkpointCount
+                counters.checkpointMicroseconds = Int(objects.groupCommit.checkpointNanoseconds / 1000)
                 return counters
             }
             total.commits += counters.commits
             total.journaledCommits += counters.journaledCommits
             total.fdatasyncs += counters.fdatasyncs
+            total.checkpoints += counters.checkpoints
+            total.checkpointMicroseconds += counters.checkpointMicroseconds
         }
         total.fileReopens = SQLiteDatabase.descriptorPoolCounts.reopens
         return total

@@ -99,7 +99,9 @@ final class AdminResponder: HTTPResponder, @unchecked Sendable {
                                    "objectsCreated": await app.objects.instancesCreated(),
                                    "webSockets": await app.objects.openWebSockets(),
                                    "storage": ["commits": storage.commits, "journaledCommits": storage.journaledCommits,
-                                               "fdatasyncs": storage.fdatasyncs, "fileReopens": storage.fileReopens]])
+                                               "fdatasyncs": storage.fdatasyncs, "fileReopens": storage.fileReopens,
+                                               "checkpoints": storage.checkpoints,
+                                               "checkpointMicroseconds": storage.checkpointMicroseconds]])
         default:
             return Self.json(404, ["error": "no admin route \(request.method) \(request.url.path)"])
         }

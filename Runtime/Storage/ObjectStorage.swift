@@ -32,6 +32,9 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     var needsDirectorySync: Bool
     /// Pages in the WAL after the last commit (from sqlite3_wal_hook); drives checkpoints.
     var walPages: Int32 = 0
+    /// Where a due checkpoint is: its WAL fdatasync in flight, or done (`GroupCommit` checkpoints next).
+    var checkpointStep = CheckpointStep.none
+    enum CheckpointStep { case none, walSyncing, walSynced }
     /// The alarm as committed in the database, and whether the open transaction changed it.
     private var alarmInTransaction: Int64?? = nil
     /// True while `alarm()` runs: the alarm reads as deleted until the handler finishes.

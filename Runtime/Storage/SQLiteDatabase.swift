@@ -23,7 +23,7 @@ public final class SQLiteDatabase {
     /// Set when app SQL was allowed to change the schema; the owner reads and clears it per transaction
     /// (a schema change cannot be replayed from the commit journal).
     var sawSchemaChange = false
-    private var closed = false
+    public private(set) var closed = false
 
     /// The VFS databases open through: SQLite's unix VFS without file locks (each database has one
     /// connection, in one process, and `StateDirectoryLock` keeps other runtimes out, so POSIX locks

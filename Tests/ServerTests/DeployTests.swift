@@ -185,7 +185,8 @@ struct DeployTests {
         let unknown = try world.stats("nothing-here")
         #expect((unknown["error"] as? String)?.contains("no app named nothing-here") == true)
         let before = try #require(world.stats("builtin")["storage"] as? [String: Int])
-        #expect(before == ["commits": 0, "journaledCommits": 0, "fdatasyncs": 0, "fileReopens": 0])
+        #expect(before == ["commits": 0, "journaledCommits": 0, "fdatasyncs": 0, "fileReopens": 0,
+                           "checkpoints": 0, "checkpointMicroseconds": 0])
 
         // One connection, one increment at a time: each is its own turn, so its own commit, and its
         // response waits until a sync has made it durable.

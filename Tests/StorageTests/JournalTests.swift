@@ -234,9 +234,10 @@ struct JournalTests {
             let big = [UInt8](repeating: 0x5A, count: StorageLimits.maxValueBytes)
             for index in 0..<40 { try storage.put("big-\(index)", big) }
             try await storage.waitUntilDurable()
-            // Past checkpointPages: checkpointed with full syncs. The WAL file keeps its length and its
-            // frames, already in the database, until the next commit restarts it from the top.
-            #expect(storage.walPages == 0)
+            // Past checkpointPages: checkpointed with full syncs (once the WAL's own fdatasync is done).
+            // The WAL file keeps its length and its frames, already in the database, until the next
+            // commit restarts it from the top.
+            #expect(await eventually { storage.walPages == 0 })
             #expect(DurabilityTests.fileBytes(walPath) > SQLiteDatabase.walKeptBytes)
             // What the disk holds now: the checkpoint fdatasynced both files.
             try bench.snapshot("object", as: "disk")

@@ -122,8 +122,12 @@ struct ObjectBench: ParsableCommand {
             let opens = after.objectsCreated - before.objectsCreated
             let reopens = after.fileReopens - before.fileReopens
             print("                    \(opens) objects opened (database opens), \(reopens) files reopened from the descriptor pool")
+            let checkpoints = after.checkpoints - before.checkpoints
+            let checkpointMs = Double(after.checkpointMicroseconds - before.checkpointMicroseconds) / 1000
+            print("                    \(checkpoints) WAL checkpoints, \(String(format: "%.1f", checkpointMs)) ms in all")
             runtimeDocument = ["commits": commits, "fdatasyncs": syncs, "cpu_us_per_request": cpuMicroseconds,
-                               "objects_opened": opens, "files_reopened": reopens]
+                               "objects_opened": opens, "files_reopened": reopens,
+                               "checkpoints": checkpoints, "checkpoint_ms": checkpointMs]
         }
         if let json {
             var document: [String: Any] = [

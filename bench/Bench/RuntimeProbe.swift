@@ -13,6 +13,9 @@ struct RuntimeProbe {
         /// Objects instantiated (each opens its database) and files reopened from the descriptor pool.
         var objectsCreated: Int
         var fileReopens: Int
+        /// WAL checkpoints run, and the microseconds they took on the loop threads.
+        var checkpoints: Int
+        var checkpointMicroseconds: Int
         var cpuSeconds: Double
     }
 
@@ -46,6 +49,8 @@ struct RuntimeProbe {
         return Sample(commits: commits, fdatasyncs: fdatasyncs,
                       objectsCreated: reply.json?["objectsCreated"] as? Int ?? 0,
                       fileReopens: storage["fileReopens"] as? Int ?? 0,
+                      checkpoints: storage["checkpoints"] as? Int ?? 0,
+                      checkpointMicroseconds: storage["checkpointMicroseconds"] as? Int ?? 0,
                       cpuSeconds: try ProcessStatus.cpuSeconds(pid: pid))
     }
 }
