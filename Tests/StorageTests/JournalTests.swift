@@ -311,11 +311,18 @@ struct JournalTests {
         }
     }
 
-    @Test("a full journal file is retired (every WAL it covers synced, a few at a time) and the other file takes over")
-    func retirement() async throws {
+    @Test("a full journal file is retired (every WAL it covers synced, a few at a time) and the other file takes over",
+          arguments: [
+              // At most two syncs at once; the byte budget does not bind.
+              (concurrency: 2, inFlightBytes: 1024 * 1024, peak: 2),
+              // Every WAL has at least one frame unflushed, more than this budget: one at a time.
+              (concurrency: 16, inFlightBytes: 4096, peak: 1),
+          ])
+    func retirement(concurrency: Int, inFlightBytes: Int, peak: Int) async throws {
         var limits = CommitJournal.Limits()
         limits.retireBytes = 16 * 1024
-        limits.retirementConcurrency = 2
+        limits.retirementConcurrency = concurrency
+        limits.retirementInFlightBytes = inFlightBytes
         limits.growthBytes = 8 * 1024
         // Room for everything the test writes even if no retirement finished in time (a loaded machine
         // syncs slowly): then the direct path is never needed, whatever the timing.
@@ -331,7 +338,7 @@ struct JournalTests {
                 for storage in storages { try await storage.waitUntilDurable() }
             }
             #expect(await eventually { bench.journal.retirementCount >= 3 })
-            #expect(bench.journal.peakRetirementSyncs == 2)
+            #expect(bench.journal.peakRetirementSyncs == peak)
             #expect(bench.groupCommit.journaledCount == 360, "rotation never forced the direct path")
             for storage in storages { #expect(try storage.list().count == 61) }
         }
