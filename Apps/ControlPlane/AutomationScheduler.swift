@@ -76,6 +76,30 @@ actor AutomationScheduler: DurableObject {
         return try one(id)
     }
 
+    /// Replaces what an automation does and when (title, repository, base branch, model, prompt,
+    /// schedule), keeping its id, author, state and run history. Its next run moves only when asked
+    /// (`startAt`) or when the schedule changed: then it is the new schedule's first time after now.
+    func replace(_ id: String, with draft: Draft, now: Int64 = WallClock.milliseconds()) throws -> JSON {
+        guard let row = try sql("SELECT schedule, next_run_at FROM automations WHERE id = ?", .text(id)).rows.first else {
+            throw HTTPError(404, "no automation \(id)")
+        }
+        let old = try? AutomationSchedule(Self.parsed(row["schedule"]?.string))
+        var next = Int64(row["next_run_at"]?.int ?? 0)
+        if let startAt = draft.startAt {
+            next = max(startAt, now)
+        } else if old != draft.schedule {
+            next = draft.schedule.next(after: now)
+        }
+        try sql("""
+            UPDATE automations SET title = ?, repo_owner = ?, repo_name = ?, base_branch = ?, model = ?, prompt = ?, schedule = ?,
+                                   next_run_at = ?
+            WHERE id = ?
+            """, .text(draft.title), .text(draft.repoOwner), .text(draft.repoName), Self.optional(draft.baseBranch),
+            Self.optional(draft.model), .text(draft.prompt), .text(draft.schedule.json.text), .integer(next), .text(id))
+        try armAlarm()
+        return try one(id)
+    }
+
     func list() throws -> [JSON] {
         try sql("SELECT * FROM automations ORDER BY created_at, id").rows.map(Self.json)
     }

@@ -64,6 +64,9 @@ struct RestAPI: Sendable {
             let id = captures["id"]!
             switch method {
             case "GET": return Reply.json(try await automations { try $0.one(id) })
+            case "PUT":
+                let draft = try Self.automationDraft(try Body.object(request))
+                return Reply.json(try await automations { try $0.replace(id, with: draft) })
             case "DELETE":
                 try await automations { try $0.delete(id) }
                 return Reply.json(["id": .string(id), "deleted": true])

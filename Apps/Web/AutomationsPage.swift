@@ -1,7 +1,7 @@
 import RuntimeAPI
 
 /// `/automations`: the control plane's automations (a prompt that starts a session on a schedule),
-/// listed with their next and last runs, created from a form, run now, paused, resumed and deleted.
+/// listed with their next and last runs, created and edited in a form, run now, paused, resumed and deleted.
 struct AutomationsPage: Sendable {
     let web: WebContext
     let session: AuthStore.Session
@@ -9,17 +9,73 @@ struct AutomationsPage: Sendable {
     private var templates: Templates { web.templates }
     private func client() throws -> ControlPlaneClient { try ControlPlaneClient(web.env, config: web.config) }
 
-    func show(flash: String? = nil, status: Int = 200) async throws -> Response {
+    func show(flash: String? = nil, status: Int = 200, draft: [String: String]? = nil) async throws -> Response {
         let automations = try await client().call("GET", "/automations")["automations"]?.array ?? []
         var rows = try automations.map(row).joined()
         if automations.isEmpty { rows = try templates.render("automation-list-empty", [:]) }
         let body = try templates.render("automations", [
-            "count": String(automations.count), "rows": rows, "csrf": session.csrfToken,
-            "repoOptions": try await client().repositoryOptions(templates),
-            "models": try Pages.modelOptions(templates, selected: web.config.defaultModel),
+            "count": String(automations.count), "rows": rows,
+            "form": try await form(action: "/automations", heading: "New automation", button: "Create automation",
+                                   fields: draft ?? Self.newFields(model: web.config.defaultModel)),
             "flash": try flash.map { try templates.render("flash-error", ["message": $0]) } ?? "",
         ])
         return Page.html(status: status, try Layout(web: web).page(title: "Automations · Dispatch", body: body, session: session))
+    }
+
+    /// `/automations/:id/edit`: the automation's form, filled in.
+    func edit(_ id: String, flash: String? = nil, status: Int = 200, draft: [String: String]? = nil) async throws -> Response {
+        let fields: [String: String]
+        if let draft {
+            fields = draft
+        } else {
+            fields = Self.fields(of: try await client().call("GET", "/automations/" + GitHubOAuth.encode(id)))
+        }
+        let body = try templates.render("automation-edit", [
+            "form": try await form(action: "/automations/\(GitHubOAuth.encode(id))/edit", heading: fields["title"] ?? "",
+                                   button: "Save changes", fields: fields),
+            "flash": try flash.map { try templates.render("flash-error", ["message": $0]) } ?? "",
+        ])
+        return Page.html(status: status, try Layout(web: web).page(title: "Edit automation · Dispatch", body: body, session: session))
+    }
+
+    /// The create/edit form with `fields` (the form's own names) filled in.
+    private func form(action: String, heading: String, button: String, fields: [String: String]) async throws -> String {
+        let kind = fields["kind"] ?? "daily"
+        let kinds = try Self.kinds.map { choice in
+            try templates.render("option", ["value": choice.value, "label": choice.label, "selected": choice.value == kind ? "selected" : ""])
+        }.joined()
+        var values = Self.newFields(model: web.config.defaultModel).merging(fields) { $1 }
+        values["action"] = action
+        values["heading"] = heading
+        values["button"] = button
+        values["csrf"] = session.csrfToken
+        values["kinds"] = kinds
+        values["repoOptions"] = try await client().repositoryOptions(templates)
+        values["models"] = try Pages.modelOptions(templates, selected: fields["model"] ?? web.config.defaultModel)
+        return try templates.render("automation-form", values)
+    }
+
+    static let kinds: [(value: String, label: String)] = [
+        ("daily", "daily at"), ("weekdays", "on weekdays at"), ("interval", "every N minutes"),
+    ]
+
+    /// An empty form's values.
+    static func newFields(model: String) -> [String: String] {
+        ["title": "", "repository": "", "baseBranch": "", "prompt": "", "kind": "daily", "time": "09:00", "everyMinutes": "60",
+         "model": model]
+    }
+
+    /// The form's values for a stored automation (the control plane's JSON).
+    static func fields(of automation: JSON) -> [String: String] {
+        let schedule = automation["schedule"]
+        return [
+            "title": automation["title"]?.string ?? "",
+            "repository": (automation["repoOwner"]?.string ?? "") + "/" + (automation["repoName"]?.string ?? ""),
+            "baseBranch": automation["baseBranch"]?.string ?? "", "prompt": automation["prompt"]?.string ?? "",
+            "kind": schedule?["kind"]?.string ?? "daily", "time": schedule?["time"]?.string ?? "09:00",
+            "everyMinutes": schedule?["everyMinutes"]?.int.map { String($0) } ?? "60",
+            "model": automation["model"]?.string ?? "",
+        ]
     }
 
     private func row(_ automation: JSON) throws -> String {
@@ -46,8 +102,42 @@ struct AutomationsPage: Sendable {
 
     func create() async throws -> Response {
         let fields = try web.form()
+        let body: [String: JSON]
+        switch Self.body(from: fields) {
+        case .failure(let problem): return try await show(flash: problem.message, status: 400, draft: fields)
+        case .success(var made):
+            made["createdBy"] = .string(session.user.id)
+            body = made
+        }
+        do {
+            _ = try await client().call("POST", "/automations", body: .object(body))
+        } catch let failure as ControlPlaneClient.Failure where (400..<500).contains(failure.status) {
+            return try await show(flash: failure.publicMessage, status: failure.status, draft: fields)
+        }
+        return Page.redirect("/automations")
+    }
+
+    /// The edit form's POST: replaces the automation on the control plane.
+    func update(_ id: String) async throws -> Response {
+        let fields = try web.form()
+        switch Self.body(from: fields) {
+        case .failure(let problem): return try await edit(id, flash: problem.message, status: 400, draft: fields)
+        case .success(let body):
+            do {
+                _ = try await client().call("PUT", "/automations/" + GitHubOAuth.encode(id), body: .object(body))
+            } catch let failure as ControlPlaneClient.Failure where (400..<500).contains(failure.status) && failure.status != 404 {
+                return try await edit(id, flash: failure.publicMessage, status: failure.status, draft: fields)
+            }
+            return Page.redirect("/automations")
+        }
+    }
+
+    struct FormProblem: Error { let message: String }
+
+    /// The control plane's automation body from the form (the control plane checks the values).
+    static func body(from fields: [String: String]) -> Result<[String: JSON], FormProblem> {
         let parts = (fields["repository"] ?? "").trimmingSpaces.split(separator: "/")
-        guard parts.count == 2 else { return try await show(flash: "Repository: owner/name.", status: 400) }
+        guard parts.count == 2 else { return .failure(FormProblem(message: "Repository: owner/name.")) }
         let kind = fields["kind"] ?? "daily"
         var schedule: [String: JSON] = ["kind": .string(kind)]
         if kind == "interval" {
@@ -58,23 +148,19 @@ struct AutomationsPage: Sendable {
         var body: [String: JSON] = [
             "title": .string((fields["title"] ?? "").trimmingSpaces), "repoOwner": .string(String(parts[0])),
             "repoName": .string(String(parts[1])), "prompt": .string(fields["prompt"] ?? ""), "schedule": .object(schedule),
-            "createdBy": .string(session.user.id),
         ]
         let branch = (fields["baseBranch"] ?? "").trimmingSpaces
         if !branch.isEmpty { body["baseBranch"] = .string(branch) }
         if let model = fields["model"], Pages.models.contains(where: { $0.id == model }) { body["model"] = .string(model) }
-        do {
-            _ = try await client().call("POST", "/automations", body: .object(body))
-        } catch let failure as ControlPlaneClient.Failure where (400..<500).contains(failure.status) {
-            return try await show(flash: failure.publicMessage, status: failure.status)
-        }
-        return Page.redirect("/automations")
+        return .success(body)
     }
 
-    /// `run`, `pause`, `resume` or `delete` on one automation.
+    /// `edit` (the form's POST), `run`, `pause`, `resume` or `delete` on one automation.
     func perform(_ action: String, on id: String) async throws -> Response {
         let path = "/automations/" + GitHubOAuth.encode(id)
         switch action {
+        case "edit":
+            return try await update(id)
         case "run":
             let started = try await client().call("POST", path + "/run", body: [:])
             guard let session = started["sessionId"]?.string else { throw HTTPError(502, "the control plane gave no session id") }

@@ -64,6 +64,9 @@ struct WebWorker: Worker {
         default: break
         }
         if method == "GET", let captures = match.match("session/:id") { return try await pages.session(captures["id"]!) }
+        if method == "GET", let captures = match.match("automations/:id/edit") {
+            return try await AutomationsPage(web: web, session: session).edit(captures["id"]!)
+        }
         if method == "POST", let captures = match.match("automations/:id/:action") {
             return try await AutomationsPage(web: web, session: session).perform(captures["action"]!, on: captures["id"]!)
         }

@@ -202,7 +202,7 @@ struct ControlPlaneTests {
         #expect(!error.contains("repo value") && !error.contains("global value"), "no value in the error")
     }
 
-    @Test("automations: a schedule's next run (interval, daily, weekdays); a due run starts a session with the prompt from the alarm; run now, pause, resume, delete; bad schedules are refused")
+    @Test("automations: a schedule's next run (interval, daily, weekdays); a due run starts a session with the prompt from the alarm; edit (PUT); run now, pause, resume, delete; bad schedules are refused")
     func automations() async throws {
         let world = try await Self.world()
         defer { world.stop() }
@@ -230,6 +230,27 @@ struct ControlPlaneTests {
         let todayAt = now / day * day + (9 * 60 + 30) * 60_000
         #expect(dailyNext == (todayAt > now ? todayAt : todayAt + day), "\(dailyNext)")
         #expect((daily.json as? [String: Any])?["scheduleSummary"] as? String == "daily at 09:30 UTC")
+        // Editing replaces what it does; the next run moves only with the schedule.
+        let dailyID = try #require((daily.json as? [String: Any])?["id"] as? String)
+        let reworded = try await world.call("PUT", "/automations/\(dailyID)", json: base.merging([
+            "prompt": "echo bump all deps", "schedule": ["kind": "daily", "time": "09:30"], "baseBranch": "develop"]) { $1 })
+        let rewordedJSON = reworded.json as? [String: Any]
+        #expect(reworded.status == 200 && rewordedJSON?["id"] as? String == dailyID, "\(reworded.text)")
+        #expect(rewordedJSON?["prompt"] as? String == "echo bump all deps" && rewordedJSON?["baseBranch"] as? String == "develop")
+        #expect(rewordedJSON?["nextRunAt"] as? Int64 == dailyNext, "the same schedule keeps its next run")
+        let moved = try await world.call("PUT", "/automations/\(dailyID)", json: base.merging([
+            "schedule": ["kind": "interval", "everyMinutes": 90]]) { $1 }).json as? [String: Any]
+        let movedNext = try #require(moved?["nextRunAt"] as? Int64)
+        #expect(moved?["scheduleSummary"] as? String == "every 90 minutes", "\(moved ?? [:])")
+        #expect(movedNext >= now + 90 * 60_000 && movedNext <= now + 91 * 60_000, "a new schedule runs next at its first time after now: \(movedNext)")
+        #expect(moved?["baseBranch"] is NSNull, "a field left out is cleared, as PUT replaces")
+        let badEdit = try await world.call("PUT", "/automations/\(dailyID)", json: base.merging(["schedule": ["kind": "hourly"]]) { $1 })
+        #expect(badEdit.status == 400 && badEdit.text.contains("schedule.kind"), "\(badEdit.text)")
+        let unchanged = try await world.call("GET", "/automations/\(dailyID)").json as? [String: Any]
+        #expect(unchanged?["nextRunAt"] as? Int64 == movedNext && unchanged?["createdBy"] as? String == "api", "a refused edit changes nothing")
+        let missing = try await world.call("PUT", "/automations/nope", json: base.merging(["schedule": ["kind": "daily", "time": "09:30"]]) { $1 })
+        #expect(missing.status == 404, "\(missing.text)")
+
         let weekdays = try await world.call("POST", "/automations", json: base.merging(["schedule": ["kind": "weekdays", "time": "00:00"]]) { $1 })
         let weekdayNext = try #require((weekdays.json as? [String: Any])?["nextRunAt"] as? Int64)
         let weekday = (weekdayNext / day + 4) % 7

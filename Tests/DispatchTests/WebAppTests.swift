@@ -298,7 +298,7 @@ struct WebAppTests {
         #expect((after?["secrets"] as? [Any])?.isEmpty == true)
     }
 
-    @Test("the automations page creates an automation on the control plane, lists it with its schedule and next run, runs it now into a new session, pauses, resumes and deletes it, and reports a refused schedule")
+    @Test("the automations page creates an automation on the control plane, lists it with its schedule and next run, edits it, runs it now into a new session, pauses, resumes and deletes it, and reports a refused schedule")
     func automationsPage() async throws {
         let world = try await offPool { try WebWorld(oauth: false) }
         defer { world.stop() }
@@ -323,12 +323,28 @@ struct WebAppTests {
         #expect(listed.text.contains("data-automation-id=\"\(id)\"") && listed.text.contains("weekdays at 07:15 UTC"))
         #expect(listed.text.contains(" 07:15 UTC · last never"), "the next run's time")
 
+        // Edit: the form comes filled in; a refused change keeps what was typed; a saved one replaces it.
+        let editPage = try await browser.request("GET", "/automations/\(id)/edit")
+        #expect(editPage.status == 200 && editPage.text.contains("value=\"Weekly bump\"") && editPage.text.contains("value=\"07:15\"")
+                && editPage.text.contains("<option value=\"weekdays\" selected>") && editPage.text.contains(">echo bump</textarea>"),
+                "\(editPage.status)")
+        let edited = form.merging(["title": "Daily bump", "kind": "daily", "time": "08:00", "prompt": "echo bump twice"]) { $1 }
+        let refusedEdit = try await browser.request("POST", "/automations/\(id)/edit", form: edited.merging(["kind": "interval", "everyMinutes": "2"]) { $1 })
+        #expect(refusedEdit.status == 400 && refusedEdit.text.contains("everyMinutes") && refusedEdit.text.contains("value=\"Daily bump\""),
+                "\(refusedEdit.status)")
+        let saved = try await browser.request("POST", "/automations/\(id)/edit", form: edited)
+        #expect(saved.status == 303 && saved.header("location") == "/automations", "\(saved.status) \(saved.text)")
+        let changed = try await world.control.call("GET", "/automations/\(id)").json as? [String: Any]
+        #expect(changed?["title"] as? String == "Daily bump" && changed?["scheduleSummary"] as? String == "daily at 08:00 UTC"
+                && changed?["prompt"] as? String == "echo bump twice" && changed?["createdBy"] as? String == "dev:alice", "\(changed ?? [:])")
+        #expect(try await browser.request("GET", "/automations/nope/edit").status == 404)
+
         let run = try await browser.request("POST", "/automations/\(id)/run", form: ["_csrf": csrf])
         let location = try #require(run.header("location"))
         #expect(run.status == 303 && location.hasPrefix("/session/"), "Run now opens the new session")
         let session = String(location.dropFirst("/session/".count))
         let messages = try await world.control.call("GET", "/sessions/\(session)/messages").json as? [String: Any]
-        #expect((messages?["messages"] as? [[String: Any]])?.first?["content"] as? String == "echo bump")
+        #expect((messages?["messages"] as? [[String: Any]])?.first?["content"] as? String == "echo bump twice")
         #expect(try await browser.request("GET", "/automations").text.contains("href=\"/session/\(session)\""), "the last run links its session")
 
         #expect(try await browser.request("POST", "/automations/\(id)/pause", form: ["_csrf": csrf]).status == 303)

@@ -28,7 +28,7 @@ struct WebBrowserTests {
                                   timeoutSeconds: 300)
         }
         #expect(run.status == 0, "browser_session.py failed:\n\(run.output)\n--- runtime log (tail) ---\n\(world.runtime.serverLog().suffix(4000))")
-        for step in ["signed in through GitHub OAuth", "saved a secret on the secrets page", "created an automation", "output streamed while running",
+        for step in ["signed in through GitHub OAuth", "saved a secret on the secrets page", "created an automation", "edited the automation", "output streamed while running",
                      "bob sees alice's presence",
                      "an unlisted user is denied", "ALL PASSED"] {
             #expect(run.output.contains(step), "missing step: \(step)")

@@ -6,7 +6,7 @@ and the control plane must run sandboxes with the shell agent.
 
 Steps, each checked; the first failure prints "FAIL: ..." and exits 1; success prints "PASS" lines:
   1. alice signs in through the OAuth round trip and lands on the home page; on the Secrets page she saves
-     a global secret, which is listed by name (its value never shown), and creates an automation
+     a global secret, which is listed by name (its value never shown), creates an automation and edits it
   2. she creates a session from the new-session form and reaches its page
   3. the composer turns on once the sandbox is ready; she sends a shell command with Enter
   4. its output appears while it is still running (streamed, not shown only at completion), and the
@@ -126,6 +126,16 @@ form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 wait(alice, lambda d: "every 60 minutes" in text_of(d, ".automation-row"), "the new automation in the list")
 alice.save_screenshot(os.path.join(args.screenshots, "automations.png"))
 print("PASS alice created an automation", flush=True)
+alice.find_element(By.CSS_SELECTOR, ".automation-row [data-action=edit]").click()
+wait(alice, lambda d: d.find_element(By.NAME, "title").get_attribute("value") == "Hourly check", "the filled-in edit form")
+title = alice.find_element(By.NAME, "title")
+title.clear()
+title.send_keys("Daily check")
+Select(alice.find_element(By.NAME, "kind")).select_by_value("daily")
+alice.find_element(By.CSS_SELECTOR, ".automation-form button[type=submit]").click()
+wait(alice, lambda d: "Daily check" in text_of(d, ".automation-row") and "daily at 09:00 UTC" in text_of(d, ".automation-row"),
+     "the edited automation in the list")
+print("PASS alice edited the automation", flush=True)
 
 # 2. a new session
 alice.get(args.base + "/session/new")
