@@ -75,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "RuntimeCLI",
             dependencies: [
-                "RuntimeServer", "RuntimeWebSocket", "RuntimeDeploy", "RuntimeTLS", "ExamplesApp",
+                "RuntimeServer", "RuntimeObjects", "RuntimeWebSocket", "RuntimeDeploy", "RuntimeTLS", "ExamplesApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Runtime/CLI", swiftSettings: strict,

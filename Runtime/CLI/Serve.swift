@@ -2,6 +2,7 @@ import ArgumentParser
 import ExamplesApp
 import RuntimeHTTP
 import RuntimeIO
+import RuntimeObjects
 import RuntimeServer
 import RuntimeTLS
 import RuntimeWebSocket
@@ -42,6 +43,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Drop a Durable Object from memory after this long without events (its storage stays).")
     var objectIdleTimeout = "30s"
 
+    @Option(help: ArgumentHelp("Most Durable Objects of one app kept in memory at once, shared by the loops (at least 64 each); past it the least recently used idle ones are dropped early. Default: 16384 (about 85 KiB each).",
+                               valueName: "count"))
+    var maxLiveObjects: Int?
+
     @Flag(inversion: .prefixedNo,
           help: "Make Durable Object commits durable through one journal fsync per loop turn (off: fsync each object's WAL; for measuring).")
     var commitJournal = true
@@ -81,6 +86,9 @@ struct Serve: ParsableCommand {
     func validate() throws {
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
         guard wsMaxMessageBytes >= 1 else { throw ValidationError("--ws-max-message-bytes must be at least 1") }
+        if let maxLiveObjects, maxLiveObjects < 1 || maxLiveObjects > ObjectsConfig.maxLiveObjectsLimit {
+            throw ValidationError("--max-live-objects must be between 1 and \(ObjectsConfig.maxLiveObjectsLimit)")
+        }
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together: give both to serve TLS, or neither")
         }
@@ -105,6 +113,7 @@ struct Serve: ParsableCommand {
         let config = ServerConfig(listen: listen, threads: threads, stateDirectory: stateDir, http: http,
                                   accessLog: accessLog, shutdownGrace: Duration.parse(shutdownGrace)!,
                                   objectIdleTimeout: Duration.parse(objectIdleTimeout)!, commitJournal: commitJournal,
+                                  maxLiveObjects: maxLiveObjects,
                                   tls: tlsCert.map { TLSServerConfig(certificateChainFile: $0, privateKeyFile: tlsKey!) },
                                   outboundTLS: TLSClientConfig(caFile: caFile))
         let signals = ShutdownSignals()  // before any thread starts, so every thread inherits the mask

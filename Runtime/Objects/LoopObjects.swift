@@ -16,7 +16,7 @@ final class LoopObjects: @unchecked Sendable {
     /// Instances created on this loop since start (tests and stats).
     var instancesCreated = 0
 
-    /// Open objects this loop keeps at most (see `ObjectsConfig.defaultMaxLiveObjectsPerLoop`).
+    /// Open objects this loop keeps at most (see `ObjectsConfig.maxLiveObjectsPerLoop(loops:)`).
     let maxLive: Int
 
     init(loop: Loop, maxLive: Int, journal: CommitJournal?) {

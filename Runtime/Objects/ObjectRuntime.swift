@@ -49,8 +49,7 @@ public final class ObjectRuntime: @unchecked Sendable {
                 ? try CommitJournal(loop: loop, root: config.objectsDirectory, directory: journalDirectory,
                                     name: "loop-\(index)")
                 : nil
-            let maxLive = config.maxLiveObjectsPerLoop ?? ObjectsConfig.defaultMaxLiveObjectsPerLoop(loops: loops.count)
-            return LoopObjects(loop: loop, maxLive: maxLive, journal: journal)
+            return LoopObjects(loop: loop, maxLive: config.maxLiveObjectsPerLoop(loops: loops.count), journal: journal)
         }
         var objects: [String: any ObjectNamespace] = [:]
         for (binding, namespace) in try makeNamespaces(classes) {

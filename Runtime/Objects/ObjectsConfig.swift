@@ -12,33 +12,35 @@ public struct ObjectsConfig: Sendable {
     /// database holds about 50 KiB (its WAL index, lookaside, prepared statements and cached pages).
     /// Descriptors are not: object databases draw theirs from `RuntimeStorage`'s descriptor pool.
     public static let defaultMaxLiveObjects = 16_384
-    /// A loop keeps at least this many open, however many loops share the default.
+    /// A loop keeps at least this many open, however many loops share the cap.
     public static let minLiveObjectsPerLoop = 64
-
-    /// Objects a loop keeps open at once by default.
-    public static func defaultMaxLiveObjectsPerLoop(loops: Int) -> Int {
-        max(defaultMaxLiveObjects / max(loops, 1), minLiveObjectsPerLoop)
-    }
+    /// The largest cap `runtime serve --max-live-objects` accepts (about 85 GiB of open objects).
+    public static let maxLiveObjectsLimit = 1_000_000
 
     /// Where object databases live: `<stateDirectory>/objects/<namespace>/<id>.sqlite`.
     public var stateDirectory: String
     public var idleTimeout: Duration
     public var alarmRetryBase: Duration
-    /// Nil: `defaultMaxLiveObjectsPerLoop(loops:)`.
-    public var maxLiveObjectsPerLoop: Int?
+    /// Objects kept open at once across the loops; nil: `defaultMaxLiveObjects`.
+    public var maxLiveObjects: Int?
     /// Journal commits (one fsync per loop turn for all objects) instead of syncing each object's WAL.
     /// Off only to measure the difference.
     public var useCommitJournal: Bool
 
     public init(stateDirectory: String, idleTimeout: Duration = defaultIdleTimeout,
                 alarmRetryBase: Duration = defaultAlarmRetryBase,
-                maxLiveObjectsPerLoop: Int? = nil, useCommitJournal: Bool = true) {
+                maxLiveObjects: Int? = nil, useCommitJournal: Bool = true) {
         self.stateDirectory = stateDirectory
         self.idleTimeout = idleTimeout
         self.alarmRetryBase = alarmRetryBase
-        self.maxLiveObjectsPerLoop = maxLiveObjectsPerLoop
+        self.maxLiveObjects = maxLiveObjects
         self.useCommitJournal = useCommitJournal
     }
 
     var objectsDirectory: String { stateDirectory + "/objects" }
+
+    /// Objects each of `loops` loops keeps open: the cap shared evenly, at least `minLiveObjectsPerLoop`.
+    public func maxLiveObjectsPerLoop(loops: Int) -> Int {
+        max((maxLiveObjects ?? Self.defaultMaxLiveObjects) / max(loops, 1), Self.minLiveObjectsPerLoop)
+    }
 }

@@ -71,7 +71,8 @@ public final class Server: Sendable {
             objects = try ObjectRuntime(
                 loops: group.loops,
                 config: ObjectsConfig(stateDirectory: config.stateDirectory, idleTimeout: config.objectIdleTimeout,
-                                      alarmRetryBase: config.alarmRetryBase, useCommitJournal: config.commitJournal),
+                                      alarmRetryBase: config.alarmRetryBase, maxLiveObjects: config.maxLiveObjects,
+                                      useCommitJournal: config.commitJournal),
                 classes: app.objectClasses, vars: app.vars)
         } catch {
             group.stop()
@@ -88,7 +89,7 @@ public final class Server: Sendable {
         let objectsConfig = { (name: String) in
             ObjectsConfig(stateDirectory: AppStore(stateDirectory: config.stateDirectory).appDirectory(name),
                           idleTimeout: config.objectIdleTimeout, alarmRetryBase: config.alarmRetryBase,
-                          useCommitJournal: config.commitJournal)
+                          maxLiveObjects: config.maxLiveObjects, useCommitJournal: config.commitJournal)
         }
         let registry = AppRegistry(stateDirectory: config.stateDirectory, loops: group.loops, objectsConfig: objectsConfig)
         apps = registry

@@ -22,6 +22,8 @@ public struct ServerConfig: Sendable {
     public var alarmRetryBase: Duration
     /// See `ObjectsConfig.useCommitJournal`.
     public var commitJournal: Bool
+    /// Objects of one app kept in memory at once; nil: `ObjectsConfig.defaultMaxLiveObjects`.
+    public var maxLiveObjects: Int?
     /// Serve TLS (https, wss) on the listener with this certificate; nil serves plain HTTP.
     public var tls: TLSServerConfig?
     /// Whom apps' outbound TLS (`fetch` to https://, `WebSocket.connect` to wss://) trusts: the system
@@ -33,7 +35,7 @@ public struct ServerConfig: Sendable {
                 io: IOLimits = IOLimits(), accessLog: Bool = true, shutdownGrace: Duration = defaultShutdownGrace,
                 objectIdleTimeout: Duration = ObjectsConfig.defaultIdleTimeout,
                 alarmRetryBase: Duration = ObjectsConfig.defaultAlarmRetryBase, commitJournal: Bool = true,
-                tls: TLSServerConfig? = nil, outboundTLS: TLSClientConfig = TLSClientConfig()) {
+                maxLiveObjects: Int? = nil, tls: TLSServerConfig? = nil, outboundTLS: TLSClientConfig = TLSClientConfig()) {
         self.listen = listen
         self.threads = threads
         self.stateDirectory = stateDirectory
@@ -44,6 +46,7 @@ public struct ServerConfig: Sendable {
         self.objectIdleTimeout = objectIdleTimeout
         self.alarmRetryBase = alarmRetryBase
         self.commitJournal = commitJournal
+        self.maxLiveObjects = maxLiveObjects
         self.tls = tls
         self.outboundTLS = outboundTLS
     }

@@ -205,6 +205,37 @@ struct DeployTests {
         // One object's two files stay in the descriptor pool: nothing had to be reopened.
         #expect(after["fileReopens"] == 0)
     }
+
+    @Test("--max-live-objects caps the objects in memory (at least 64 per loop); the ones dropped keep their storage; a bad cap is refused")
+    func liveObjectCap() async throws {
+        // A long idle timeout, so only the cap can drop objects during the test.
+        let world = try DeployWorld(objectIdleTimeout: "10m", serveArguments: ["--max-live-objects", "1"])
+        defer { world.stop() }
+        let client = try RawClient(port: world.port)
+        let objects = 300
+        for index in 0..<objects {
+            try client.send("POST /counter/cap-\(index)/increment HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 200 && response.text == "1\n", "object \(index): \(response.status)")
+        }
+        let stats = try world.stats("builtin")
+        // Two loops, each at its floor of 64; over it a loop drops a sixteenth of its cap at once.
+        let live = try #require(stats["liveObjects"] as? Int)
+        #expect(live <= 2 * 64, "objects in memory: \(live) of \(objects)")
+        #expect(stats["objectsCreated"] as? Int == objects)
+        // The first objects were dropped long ago; their counters are intact and go on.
+        for index in [0, 1, 2, objects / 2] {
+            try client.send("POST /counter/cap-\(index)/increment HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 200 && response.text == "2\n", "object \(index) after its eviction: \(response.text)")
+        }
+
+        for bad in ["0", "1000001"] {
+            let refused = try world.run(["serve", "--listen", "127.0.0.1:0", "--max-live-objects", bad])
+            #expect(refused.status != 0 && refused.output.contains("--max-live-objects must be between 1 and 1000000"),
+                    "\(bad): \(refused.output)")
+        }
+    }
 }
 
 // MARK: - Fixtures
@@ -218,7 +249,8 @@ final class DeployWorld: @unchecked Sendable {
     let logPath: String
     let binary: String
 
-    init() throws {
+    /// `serveArguments` go after the defaults (a later value of an option wins).
+    init(objectIdleTimeout: String = "1s", serveArguments: [String] = []) throws {
         let root = NSTemporaryDirectory() + "deploy-test-" + UUID().uuidString
         state = root + "/state"
         apps = root + "/apps"
@@ -227,7 +259,7 @@ final class DeployWorld: @unchecked Sendable {
         binary = try RuntimeBinary.path()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve", "--listen", "127.0.0.1:0", "--threads", "2", "--state-dir", state, "--no-access-log",
-                             "--object-idle-timeout", "1s"]
+                             "--object-idle-timeout", objectIdleTimeout] + serveArguments
         let output = Pipe()
         process.standardOutput = output
         FileManager.default.createFile(atPath: logPath, contents: nil)
