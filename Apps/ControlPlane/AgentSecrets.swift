@@ -1,5 +1,4 @@
 import RuntimeAPI
-import Synchronization
 
 /// Secrets for the agent's environment (upstream #46, #93–95): global ones, and per repository, which
 /// win over a global one of the same name. Values are sealed with `TOKEN_ENCRYPTION_KEY` in the `INDEX`
@@ -27,12 +26,11 @@ struct AgentSecrets: Sendable {
     /// Per scope; with the global ones a sandbox gets at most twice this many.
     static let maxPerScope = 32
 
-    private static let schema = """
+    private static let schema = SchemaOnce("""
         CREATE TABLE IF NOT EXISTS agent_secrets (
           scope TEXT NOT NULL, name TEXT NOT NULL, value_sealed TEXT NOT NULL, created_at INTEGER NOT NULL,
           updated_at INTEGER NOT NULL, PRIMARY KEY (scope, name))
-        """
-    private static let ready = Mutex(false)
+        """)
 
     init(_ env: Env) throws {
         database = try env.database("INDEX")
@@ -40,9 +38,7 @@ struct AgentSecrets: Sendable {
     }
 
     private func prepare() async throws {
-        if Self.ready.withLock({ $0 }) { return }
-        _ = try await database.exec(Self.schema, [])
-        Self.ready.withLock { $0 = true }
+        try await Self.schema.ensure(on: database)
     }
 
     /// Names and times, by name.

@@ -1,5 +1,4 @@
 import RuntimeAPI
-import Synchronization
 
 /// The session list (reference §1.5, as upstream's D1 migration has it): one row per session in the
 /// app's SQL database binding `INDEX`, so lists sort by `updated_at` and filter by status, plus the
@@ -24,7 +23,7 @@ struct SessionIndex: Sendable {
         }
     }
 
-    private static let schema = """
+    private static let schema = SchemaOnce("""
         CREATE TABLE IF NOT EXISTS sessions (
           id TEXT PRIMARY KEY, title TEXT NOT NULL, repo_owner TEXT NOT NULL, repo_name TEXT NOT NULL,
           model TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
@@ -34,19 +33,15 @@ struct SessionIndex: Sendable {
         CREATE TABLE IF NOT EXISTS repo_metadata (
           repo_owner TEXT NOT NULL, repo_name TEXT NOT NULL, description TEXT, aliases TEXT, channel_associations TEXT,
           keywords TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (repo_owner, repo_name))
-        """
+        """)
 
-    /// Versions of this module whose schema is in place (checked once per process).
-    private static let ready = Mutex(false)
 
     init(_ env: Env) throws {
         database = try env.database("INDEX")
     }
 
     private func prepare() async throws {
-        if Self.ready.withLock({ $0 }) { return }
-        _ = try await database.exec(Self.schema, [])
-        Self.ready.withLock { $0 = true }
+        try await Self.schema.ensure(on: database)
     }
 
     func insert(_ entry: Entry) async throws {

@@ -1,5 +1,4 @@
 import RuntimeAPI
-import Synchronization
 
 /// A Slack thread's session (KV `thread:{channel}:{threadTs}`). Kept with no expiry: a thread keeps
 /// reaching its session however long it sleeps (the original's 24 h TTL broke that).
@@ -61,15 +60,13 @@ struct BotStore: Sendable {
     static let binding = "SLACK_KV"
     static let databaseBinding = "SLACK_DB"
 
-    private static let schema = """
+    private static let schema = SchemaOnce("""
         CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
         CREATE INDEX IF NOT EXISTS claims_expiry ON claims (expires_at);
         CREATE TABLE IF NOT EXISTS pending_requests (
           thread_key TEXT PRIMARY KEY, request TEXT NOT NULL, expires_at INTEGER NOT NULL)
-        """
+        """)
 
-    /// Whether this module version created the schema already.
-    private static let ready = Mutex(false)
 
     init(_ env: Env) throws {
         kv = try env.keyValue(Self.binding)
@@ -77,9 +74,7 @@ struct BotStore: Sendable {
     }
 
     private func prepare() async throws {
-        if Self.ready.withLock({ $0 }) { return }
-        _ = try await database.exec(Self.schema, [])
-        Self.ready.withLock { $0 = true }
+        try await Self.schema.ensure(on: database)
     }
 
     // MARK: Deduplication

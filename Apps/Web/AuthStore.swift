@@ -1,5 +1,4 @@
 import RuntimeAPI
-import Synchronization
 
 /// Users, signed-in browser sessions and pending sign-ins, in the `AUTH` SQL database.
 ///
@@ -34,7 +33,7 @@ struct AuthStore: Sendable {
         var expiresAt: Int64
     }
 
-    private static let schema = """
+    private static let schema = SchemaOnce("""
         CREATE TABLE IF NOT EXISTS users (
           id TEXT PRIMARY KEY, login TEXT NOT NULL, name TEXT NOT NULL, email TEXT, avatar_url TEXT,
           created_at INTEGER NOT NULL, last_sign_in_at INTEGER NOT NULL);
@@ -45,19 +44,15 @@ struct AuthStore: Sendable {
         CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at);
         CREATE TABLE IF NOT EXISTS sign_in_states (
           state_hash TEXT PRIMARY KEY, next_path TEXT NOT NULL, expires_at INTEGER NOT NULL)
-        """
+        """)
 
-    /// Whether this module version created the schema already.
-    private static let ready = Mutex(false)
 
     init(_ env: Env) throws {
         database = try env.database("AUTH")
     }
 
     private func prepare() async throws {
-        if Self.ready.withLock({ $0 }) { return }
-        _ = try await database.exec(Self.schema, [])
-        Self.ready.withLock { $0 = true }
+        try await Self.schema.ensure(on: database)
     }
 
     static func newToken() -> String { Encoding.base64URL(Crypto.randomBytes(tokenBytes)) }
