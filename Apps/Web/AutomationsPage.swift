@@ -51,7 +51,8 @@ struct AutomationsPage: Sendable {
         values["csrf"] = session.csrfToken
         values["kinds"] = kinds
         values["repoOptions"] = try await client().repositoryOptions(templates)
-        values["models"] = try Pages.modelOptions(templates, selected: fields["model"] ?? web.config.defaultModel)
+        let model = fields["model"].flatMap { $0.isEmpty ? nil : $0 } ?? web.config.defaultModel
+        values["models"] = try Pages.modelOptions(templates, selected: model)
         return try templates.render("automation-form", values)
     }
 
@@ -62,7 +63,7 @@ struct AutomationsPage: Sendable {
     /// An empty form's values.
     static func newFields(model: String) -> [String: String] {
         ["title": "", "repository": "", "baseBranch": "", "prompt": "", "kind": "daily", "time": "09:00", "everyMinutes": "60",
-         "model": model]
+         "model": model, "currentModel": ""]
     }
 
     /// The form's values for a stored automation (the control plane's JSON).
@@ -74,7 +75,8 @@ struct AutomationsPage: Sendable {
             "baseBranch": automation["baseBranch"]?.string ?? "", "prompt": automation["prompt"]?.string ?? "",
             "kind": schedule?["kind"]?.string ?? "daily", "time": schedule?["time"]?.string ?? "09:00",
             "everyMinutes": schedule?["everyMinutes"]?.int.map { String($0) } ?? "60",
-            "model": automation["model"]?.string ?? "",
+            // The form keeps a model it does not list (one set through the API) when it is the current one.
+            "model": automation["model"]?.string ?? "", "currentModel": automation["model"]?.string ?? "",
         ]
     }
 
@@ -151,7 +153,10 @@ struct AutomationsPage: Sendable {
         ]
         let branch = (fields["baseBranch"] ?? "").trimmingSpaces
         if !branch.isEmpty { body["baseBranch"] = .string(branch) }
-        if let model = fields["model"], Pages.models.contains(where: { $0.id == model }) { body["model"] = .string(model) }
+        if let model = fields["model"], !model.isEmpty,
+           Pages.models.contains(where: { $0.id == model }) || model == fields["currentModel"] {
+            body["model"] = .string(model)
+        }
         return .success(body)
     }
 

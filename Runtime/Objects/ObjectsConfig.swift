@@ -7,9 +7,9 @@ public struct ObjectsConfig: Sendable {
     public static let defaultAlarmRetryBase: Duration = .seconds(2)
     /// Attempts of one alarm (the first run plus retries) before it is given up.
     public static let maxAlarmAttempts = 6
-    /// Objects the process keeps open at once, shared evenly by its loops: past this, a loop evicts
-    /// its least recently used idle objects early. Memory is the bound: an open object with a small
-    /// database holds about 50 KiB (its WAL index, lookaside, prepared statements and cached pages).
+    /// Objects one app keeps open at once, shared evenly by the loops: past this, a loop evicts its
+    /// least recently used idle objects early. Memory is the bound: an open object with a small
+    /// database holds about 85 KiB (its WAL index, lookaside, prepared statements and cached pages).
     /// Descriptors are not: object databases draw theirs from `RuntimeStorage`'s descriptor pool.
     public static let defaultMaxLiveObjects = 16_384
     /// A loop keeps at least this many open, however many loops share the cap.

@@ -257,8 +257,9 @@ struct ControlPlaneTests {
         #expect(weekdayNext > now && weekdayNext % day == 0 && weekday != 0 && weekday != 6, "a weekday midnight: \(weekdayNext)")
 
         // Due in a second: the alarm starts a session on the repository with the prompt, then schedules the next run.
+        let soonAt = Int64(Date().timeIntervalSince1970 * 1000) + 1000
         let soon = try await world.call("POST", "/automations", json: base.merging([
-            "title": "Soon", "schedule": ["kind": "interval", "everyMinutes": 60], "startAt": now + 1000, "baseBranch": "develop"]) { $1 })
+            "title": "Soon", "schedule": ["kind": "interval", "everyMinutes": 60], "startAt": soonAt, "baseBranch": "develop"]) { $1 })
         let soonID = try #require((soon.json as? [String: Any])?["id"] as? String, "\(soon.text)")
         var ran: [String: Any] = [:]
         for _ in 0..<100 where ran["lastSessionId"] as? String == nil {
@@ -266,8 +267,8 @@ struct ControlPlaneTests {
             ran = try await world.call("GET", "/automations/\(soonID)").json as? [String: Any] ?? [:]
         }
         let session = try #require(ran["lastSessionId"] as? String, "the alarm ran the automation: \(ran)")
-        #expect(ran["lastRunAt"] as? Int64 == now + 1000)
-        #expect(ran["nextRunAt"] as? Int64 == now + 1000 + 60 * 60_000, "the next run is an interval later: \(ran)")
+        #expect(ran["lastRunAt"] as? Int64 == soonAt)
+        #expect(ran["nextRunAt"] as? Int64 == soonAt + 60 * 60_000, "the next run is an interval later: \(ran)")
         let state = try await world.call("GET", "/sessions/\(session)").json as? [String: Any]
         #expect(state?["title"] as? String == "Soon" && state?["repoName"] as? String == "widgets" && state?["baseBranch"] as? String == "develop")
         let messages = try await world.call("GET", "/sessions/\(session)/messages").json as? [String: Any]

@@ -311,7 +311,7 @@ struct WebAppTests {
                     "kind": "weekdays", "time": "07:15", "everyMinutes": "60", "model": "claude-sonnet-4-5"]
 
         let refused = try await browser.request("POST", "/automations", form: form.merging(["kind": "interval", "everyMinutes": "1"]) { $1 })
-        #expect(refused.status == 400 && refused.text.contains("everyMinutes"), "\(refused.status)")
+        #expect(refused.status == 400 && refused.text.contains("schedule.everyMinutes: 5 to"), "\(refused.status)")
         let created = try await browser.request("POST", "/automations", form: form)
         #expect(created.status == 303 && created.header("location") == "/automations")
         let stored = try #require(((try await world.control.call("GET", "/automations").json as? [String: Any])?["automations"]
@@ -330,14 +330,33 @@ struct WebAppTests {
                 "\(editPage.status)")
         let edited = form.merging(["title": "Daily bump", "kind": "daily", "time": "08:00", "prompt": "echo bump twice"]) { $1 }
         let refusedEdit = try await browser.request("POST", "/automations/\(id)/edit", form: edited.merging(["kind": "interval", "everyMinutes": "2"]) { $1 })
-        #expect(refusedEdit.status == 400 && refusedEdit.text.contains("everyMinutes") && refusedEdit.text.contains("value=\"Daily bump\""),
+        #expect(refusedEdit.status == 400 && refusedEdit.text.contains("schedule.everyMinutes: 5 to")
+                && refusedEdit.text.contains("value=\"Daily bump\""),
                 "\(refusedEdit.status)")
+        var forged = edited
+        forged["_csrf"] = nil
+        #expect(try await browser.request("POST", "/automations/\(id)/edit", form: forged).status == 403, "an edit needs the CSRF token")
         let saved = try await browser.request("POST", "/automations/\(id)/edit", form: edited)
         #expect(saved.status == 303 && saved.header("location") == "/automations", "\(saved.status) \(saved.text)")
         let changed = try await world.control.call("GET", "/automations/\(id)").json as? [String: Any]
         #expect(changed?["title"] as? String == "Daily bump" && changed?["scheduleSummary"] as? String == "daily at 08:00 UTC"
                 && changed?["prompt"] as? String == "echo bump twice" && changed?["createdBy"] as? String == "dev:alice", "\(changed ?? [:])")
         #expect(try await browser.request("GET", "/automations/nope/edit").status == 404)
+        // A model set through the API, which the form does not list, survives an edit that keeps it.
+        let apiMade = try await world.control.call("POST", "/automations", json: [
+            "title": "API made", "repoOwner": "acme", "repoName": "widgets", "prompt": "echo hi", "model": "openrouter/some-model",
+            "schedule": ["kind": "daily", "time": "10:00"]])
+        let apiID = try #require((apiMade.json as? [String: Any])?["id"] as? String, "\(apiMade.text)")
+        let apiEdit = try await browser.request("GET", "/automations/\(apiID)/edit")
+        #expect(apiEdit.text.contains("<option value=\"openrouter/some-model\" selected>")
+                && apiEdit.text.contains("name=\"currentModel\" value=\"openrouter/some-model\""), "\(apiEdit.status)")
+        let keptModel = try await browser.request("POST", "/automations/\(apiID)/edit", form: [
+            "_csrf": csrf, "title": "API made, renamed", "repository": "acme/widgets", "prompt": "echo hi", "kind": "daily",
+            "time": "10:00", "model": "openrouter/some-model", "currentModel": "openrouter/some-model"])
+        #expect(keptModel.status == 303)
+        let kept = try await world.control.call("GET", "/automations/\(apiID)").json as? [String: Any]
+        #expect(kept?["title"] as? String == "API made, renamed" && kept?["model"] as? String == "openrouter/some-model", "\(kept ?? [:])")
+        #expect(try await world.control.call("DELETE", "/automations/\(apiID)").status == 200)
 
         let run = try await browser.request("POST", "/automations/\(id)/run", form: ["_csrf": csrf])
         let location = try #require(run.header("location"))

@@ -221,7 +221,7 @@ struct DeployTests {
         let stats = try world.stats("builtin")
         // Two loops, each at its floor of 64; over it a loop drops a sixteenth of its cap at once.
         let live = try #require(stats["liveObjects"] as? Int)
-        #expect(live <= 2 * 64, "objects in memory: \(live) of \(objects)")
+        #expect(live <= 2 * 64 && live > 64, "objects in memory: \(live) of \(objects) (a floor of 64 per loop)")
         #expect(stats["objectsCreated"] as? Int == objects)
         // The first objects were dropped long ago; their counters are intact and go on.
         for index in [0, 1, 2, objects / 2] {
@@ -230,10 +230,26 @@ struct DeployTests {
             #expect(response.status == 200 && response.text == "2\n", "object \(index) after its eviction: \(response.text)")
         }
 
+        // Refused before serving: on a state directory of its own, and stopped if it did serve.
+        let elsewhere = NSTemporaryDirectory() + "cap-refusal-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
         for bad in ["0", "1000001"] {
-            let refused = try world.run(["serve", "--listen", "127.0.0.1:0", "--max-live-objects", bad])
-            #expect(refused.status != 0 && refused.output.contains("--max-live-objects must be between 1 and 1000000"),
-                    "\(bad): \(refused.output)")
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: world.binary)
+            child.arguments = ["serve", "--listen", "127.0.0.1:0", "--state-dir", elsewhere, "--max-live-objects", bad]
+            let output = Pipe()
+            child.standardOutput = output
+            child.standardError = output
+            try child.run()
+            let deadline = ContinuousClock.now + .seconds(20)
+            while child.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            if child.isRunning {
+                child.terminate()
+                Issue.record("serve --max-live-objects \(bad) started serving")
+            }
+            child.waitUntilExit()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(child.terminationStatus != 0 && text.contains("--max-live-objects must be between 1 and 1000000"), "\(bad): \(text)")
         }
     }
 }
