@@ -60,8 +60,12 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     /// change: the open transaction's writes wait in `pendingValues` and join it at COMMIT; a rollback
     /// drops them.
     private var valueCache: [ExactKey: [UInt8]?] = [:]
-    private var pendingValues: [ExactKey: [UInt8]?] = [:]
-    /// Set by `deleteAll` in the open transaction: reads go to SQLite until COMMIT empties the cache.
+    private var pendingValues: [ExactKey: PendingValue] = [:]
+    /// A write of the open transaction: its value (nil: deleted), or `uncached` for a key or value too
+    /// large to keep, which `get` then reads from SQLite without caching.
+    enum PendingValue { case value([UInt8]?), uncached }
+    /// Set by `deleteAll`, or by more writes in one transaction than `pendingLimit`: reads go to SQLite
+    /// until COMMIT empties the cache.
     private var cacheBypassed = false
     /// A key compared and hashed by its UTF-8 bytes, as SQLite compares keys; Swift's `String`
     /// equality would merge keys that differ only in Unicode normalization.
@@ -78,6 +82,8 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         static let entries = 32
         static let maxValueBytes = 512
         static let maxKeyBytes = 256
+        /// Writes one transaction tracks before it bypasses the cache instead.
+        static let pendingLimit = 256
     }
 
     /// The lsn lives in the key-value table under a BLOB key, which no app key (always TEXT) can equal
@@ -310,13 +316,22 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         try Self.check(key: key)
         if !database.inTransaction { dropPendingValues() }
         if !cacheBypassed {
-            if let pending = pendingValues[ExactKey(key: key)] { return pending }
-            if let cached = valueCache[ExactKey(key: key)] { return cached }
+            let exact = ExactKey(key: key)
+            switch pendingValues[exact] {
+            case .value(let value): return value
+            case .uncached: return try read(key)
+            case nil: if let cached = valueCache[exact] { return cached }
+            }
+            let value = try read(key)
+            // Not written by the open transaction (checked above), so this is the committed value.
+            cache(exact, value, in: &valueCache)
+            return value
         }
-        let value = try run { try database.scalar("SELECT value FROM _rt_kv WHERE key = ?", [.text(key)]) }?.bytes
-        // Not written by the open transaction (checked above), so this is the committed value.
-        if !cacheBypassed { cache(ExactKey(key: key), value, in: &valueCache) }
-        return value
+        return try read(key)
+    }
+
+    private func read(_ key: String) throws -> [UInt8]? {
+        try run { try database.scalar("SELECT value FROM _rt_kv WHERE key = ?", [.text(key)]) }?.bytes
     }
 
     // MARK: Value cache
@@ -324,18 +339,28 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
     /// Keeps `value` of `key` in `cache` when both are small; a full cache starts over (simpler than
     /// LRU, and an object's hot keys come back after one read each).
     private func cache(_ key: ExactKey, _ value: [UInt8]?, in cache: inout [ExactKey: [UInt8]?]) {
-        guard key.key.utf8.count <= ValueCache.maxKeyBytes, (value?.count ?? 0) <= ValueCache.maxValueBytes else {
+        guard Self.fitsCache(key, value) else {
             cache[key] = nil
-            if cache.count >= ValueCache.entries { cache.removeAll(keepingCapacity: true) }
             return
         }
         if cache.count >= ValueCache.entries, cache[key] == nil { cache.removeAll(keepingCapacity: true) }
         cache[key] = .some(value)
     }
 
+    private static func fitsCache(_ key: ExactKey, _ value: [UInt8]?) -> Bool {
+        key.key.utf8.count <= ValueCache.maxKeyBytes && (value?.count ?? 0) <= ValueCache.maxValueBytes
+    }
+
     /// A write of the open transaction (nil: deleted), read back by `get` until COMMIT.
     private func notePending(_ key: String, _ value: [UInt8]?) {
-        pendingValues[ExactKey(key: key)] = .some(value)
+        guard !cacheBypassed else { return }
+        guard pendingValues.count < ValueCache.pendingLimit else {
+            pendingValues.removeAll(keepingCapacity: true)
+            cacheBypassed = true
+            return
+        }
+        let exact = ExactKey(key: key)
+        pendingValues[exact] = Self.fitsCache(exact, value) ? .value(value) : .uncached
     }
 
     /// After COMMIT: the transaction's writes become the cached committed values.
@@ -344,8 +369,11 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
             valueCache.removeAll(keepingCapacity: true)
             cacheBypassed = false
         }
-        for (key, value) in pendingValues {
-            if let value { cache(key, value, in: &valueCache) } else { valueCache[key] = nil }
+        for (key, pending) in pendingValues {
+            switch pending {
+            case .value(let value): cache(key, value, in: &valueCache)
+            case .uncached: valueCache[key] = nil
+            }
         }
         pendingValues.removeAll(keepingCapacity: true)
     }

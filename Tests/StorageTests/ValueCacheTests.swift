@@ -115,4 +115,27 @@ struct ValueCacheTests {
             #expect(try storage.get(longKey) == [3])
         }
     }
+
+    @Test("inside one transaction: a value too large to cache and more writes than the cache tracks read back as written")
+    func largeAndManyPendingWrites() async throws {
+        try await withStorage { bench in
+            let storage = bench.storage
+            let large = [UInt8](repeating: 9, count: ObjectStorage.ValueCache.maxValueBytes * 4)
+            try storage.put("big", [1])
+            try storage.put("first", [1])
+            try await bench.nextTurn()
+            #expect(try storage.get("big") == [1] && storage.get("first") == [1])
+            try storage.put("big", large)
+            #expect(try storage.get("big") == large, "an uncached pending write is read from SQLite")
+            // Past the tracked writes the transaction bypasses the cache; every read still sees its writes.
+            let count = ObjectStorage.ValueCache.pendingLimit + 50
+            for index in 0..<count { try storage.put("many-\(index)", [UInt8(index % 256)]) }
+            try storage.put("first", [2])
+            for index in 0..<count { #expect(try storage.get("many-\(index)") == [UInt8(index % 256)]) }
+            #expect(try storage.get("first") == [2] && storage.get("big") == large)
+            try await bench.nextTurn()
+            #expect(try storage.get("first") == [2] && storage.get("big") == large)
+            #expect(try storage.get("many-0") == [0] && storage.get("many-\(count - 1)") == [UInt8((count - 1) % 256)])
+        }
+    }
 }
