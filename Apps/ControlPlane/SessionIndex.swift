@@ -35,7 +35,6 @@ struct SessionIndex: Sendable {
           keywords TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (repo_owner, repo_name))
         """)
 
-
     init(_ env: Env) throws {
         database = try env.database("INDEX")
     }

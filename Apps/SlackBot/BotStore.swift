@@ -67,7 +67,6 @@ struct BotStore: Sendable {
           thread_key TEXT PRIMARY KEY, request TEXT NOT NULL, expires_at INTEGER NOT NULL)
         """)
 
-
     init(_ env: Env) throws {
         kv = try env.keyValue(Self.binding)
         database = try env.database(Self.databaseBinding)

@@ -46,7 +46,6 @@ struct AuthStore: Sendable {
           state_hash TEXT PRIMARY KEY, next_path TEXT NOT NULL, expires_at INTEGER NOT NULL)
         """)
 
-
     init(_ env: Env) throws {
         database = try env.database("AUTH")
     }

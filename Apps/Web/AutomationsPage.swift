@@ -17,7 +17,7 @@ struct AutomationsPage: Sendable {
             "count": String(automations.count), "rows": rows,
             "form": try await form(action: "/automations", heading: "New automation", button: "Create automation",
                                    fields: draft ?? Self.newFields(model: web.config.defaultModel)),
-            "flash": try flash.map { try templates.render("flash-error", ["message": $0]) } ?? "",
+            "flash": try flashHTML(flash),
         ])
         return Page.html(status: status, try Layout(web: web).page(title: "Automations · Dispatch", body: body, session: session))
     }
@@ -33,9 +33,13 @@ struct AutomationsPage: Sendable {
         let body = try templates.render("automation-edit", [
             "form": try await form(action: "/automations/\(GitHubOAuth.encode(id))/edit", heading: fields["title"] ?? "",
                                    button: "Save changes", fields: fields),
-            "flash": try flash.map { try templates.render("flash-error", ["message": $0]) } ?? "",
+            "flash": try flashHTML(flash),
         ])
         return Page.html(status: status, try Layout(web: web).page(title: "Edit automation · Dispatch", body: body, session: session))
+    }
+
+    private func flashHTML(_ message: String?) throws -> String {
+        try message.map { try templates.render("flash-error", ["message": $0]) } ?? ""
     }
 
     /// The create/edit form with `fields` (the form's own names) filled in.
@@ -69,15 +73,20 @@ struct AutomationsPage: Sendable {
     /// The form's values for a stored automation (the control plane's JSON).
     static func fields(of automation: JSON) -> [String: String] {
         let schedule = automation["schedule"]
+        let model = automation["model"]?.string ?? ""
         return [
-            "title": automation["title"]?.string ?? "",
-            "repository": (automation["repoOwner"]?.string ?? "") + "/" + (automation["repoName"]?.string ?? ""),
+            "title": automation["title"]?.string ?? "", "repository": repository(of: automation),
             "baseBranch": automation["baseBranch"]?.string ?? "", "prompt": automation["prompt"]?.string ?? "",
             "kind": schedule?["kind"]?.string ?? "daily", "time": schedule?["time"]?.string ?? "09:00",
             "everyMinutes": schedule?["everyMinutes"]?.int.map { String($0) } ?? "60",
             // The form keeps a model it does not list (one set through the API) when it is the current one.
-            "model": automation["model"]?.string ?? "", "currentModel": automation["model"]?.string ?? "",
+            "model": model, "currentModel": model,
         ]
+    }
+
+    /// "owner/name".
+    static func repository(of automation: JSON) -> String {
+        (automation["repoOwner"]?.string ?? "") + "/" + (automation["repoName"]?.string ?? "")
     }
 
     private func row(_ automation: JSON) throws -> String {
@@ -87,7 +96,7 @@ struct AutomationsPage: Sendable {
         return try templates.render("automation-row", [
             "id": automation["id"]?.string ?? "", "title": automation["title"]?.string ?? "",
             "state": enabled ? "active" : "paused",
-            "repository": (automation["repoOwner"]?.string ?? "") + "/" + (automation["repoName"]?.string ?? ""),
+            "repository": Self.repository(of: automation),
             "schedule": automation["scheduleSummary"]?.string ?? "", "prompt": automation["prompt"]?.string ?? "",
             "next": enabled ? Self.time(automation["nextRunAt"]?.int) : "paused",
             "last": Self.time(automation["lastRunAt"]?.int), "lastSession": lastSession, "error": error,

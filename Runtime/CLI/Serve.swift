@@ -43,8 +43,11 @@ struct Serve: ParsableCommand {
     @Option(help: "Drop a Durable Object from memory after this long without events (its storage stays).")
     var objectIdleTimeout = "30s"
 
-    @Option(help: ArgumentHelp("Most Durable Objects of one app kept in memory at once, shared by the loops (at least 64 each); past it the least recently used idle ones are dropped early. Default: 16384 (about 85 KiB each).",
-                               valueName: "count"))
+    @Option(help: ArgumentHelp("""
+        Most Durable Objects of one app kept in memory at once, shared by the loops (at least \(ObjectsConfig.minLiveObjectsPerLoop) \
+        each); past it the least recently used idle ones are dropped early. Default: \(ObjectsConfig.defaultMaxLiveObjects) \
+        (about 85 KiB each).
+        """, valueName: "count"))
     var maxLiveObjects: Int?
 
     @Flag(inversion: .prefixedNo,

@@ -70,9 +70,7 @@ public final class Server: Sendable {
         do {
             objects = try ObjectRuntime(
                 loops: group.loops,
-                config: ObjectsConfig(stateDirectory: config.stateDirectory, idleTimeout: config.objectIdleTimeout,
-                                      alarmRetryBase: config.alarmRetryBase, maxLiveObjects: config.maxLiveObjects,
-                                      useCommitJournal: config.commitJournal),
+                config: config.objectsConfig(stateDirectory: config.stateDirectory),
                 classes: app.objectClasses, vars: app.vars)
         } catch {
             group.stop()
@@ -87,9 +85,7 @@ public final class Server: Sendable {
         httpClient.install()
         CryptoBackendSlot.install(OpenSSLCrypto())
         let objectsConfig = { (name: String) in
-            ObjectsConfig(stateDirectory: AppStore(stateDirectory: config.stateDirectory).appDirectory(name),
-                          idleTimeout: config.objectIdleTimeout, alarmRetryBase: config.alarmRetryBase,
-                          maxLiveObjects: config.maxLiveObjects, useCommitJournal: config.commitJournal)
+            config.objectsConfig(stateDirectory: AppStore(stateDirectory: config.stateDirectory).appDirectory(name))
         }
         let registry = AppRegistry(stateDirectory: config.stateDirectory, loops: group.loops, objectsConfig: objectsConfig)
         apps = registry

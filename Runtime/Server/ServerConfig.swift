@@ -50,4 +50,11 @@ public struct ServerConfig: Sendable {
         self.tls = tls
         self.outboundTLS = outboundTLS
     }
+
+    /// The Durable Objects settings of an app whose state lives in `stateDirectory` (the built-in
+    /// app's is the server's own; a deployed app's is its folder under `apps/`).
+    func objectsConfig(stateDirectory: String) -> ObjectsConfig {
+        ObjectsConfig(stateDirectory: stateDirectory, idleTimeout: objectIdleTimeout, alarmRetryBase: alarmRetryBase,
+                      maxLiveObjects: maxLiveObjects, useCommitJournal: commitJournal)
+    }
 }

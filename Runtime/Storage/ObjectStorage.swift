@@ -317,7 +317,8 @@ public final class ObjectStorage: DurableObjectStorage, SQLStorage, @unchecked S
         if !database.inTransaction { dropPendingValues() }
         if !cacheBypassed {
             let exact = ExactKey(key: key)
-            switch pendingValues[exact] {
+            // Most reads come in a turn that has written nothing: skip hashing the key for an empty table.
+            switch pendingValues.isEmpty ? nil : pendingValues[exact] {
             case .value(let value): return value
             case .uncached: return try read(key)
             case nil: if let cached = valueCache[exact] { return cached }
